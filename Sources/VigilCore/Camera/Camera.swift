@@ -1,0 +1,316 @@
+import Foundation
+import Logging
+
+/// One camera: its desired and actual state, its watchdog and its restarts.
+///
+/// The camera owns a supervisor task while it should run. The supervisor
+/// builds a *new* source through the factory for every attempt, runs it next
+/// to a watchdog, and when the source fails, exits or goes silent for
+/// `stale_after`, tears it down completely (the source closes its sockets and
+/// reaps its children before returning) and starts over after a backoff
+/// (exponential, full jitter, capped, never giving up). So no connection or
+/// process outlives its attempt and "already connected" cannot happen.
+///
+/// State lives here and nowhere else; every change gets a global version and
+/// is reported through `onChange`.
+public actor Camera {
+    public nonisolated let id: String
+    public nonisolated let config: CameraConfig
+    public nonisolated let hub: FrameHub
+    private nonisolated let cards: PlaceholderCards
+    private let makeSource: FrameSourceFactory
+    private let store: Store?
+    private let versions: VersionClock
+    private let logger: Logger
+    private let onChange: @Sendable (CameraState) -> Void
+
+    private var desired: DesiredState = .running
+    private var phase: CameraPhase = .stopped
+    private var since = Date()
+    private var version: UInt64 = 0
+    private var restarts = 0
+    private var lastError: String?
+    private var supervisor: Task<Void, Never>?
+    private var generation = 0
+    private var ticker: Task<Void, Never>?
+    private var isShutDown = false
+
+    public init(
+        config: CameraConfig,
+        makeSource: @escaping FrameSourceFactory,
+        store: Store? = nil,
+        versions: VersionClock = VersionClock(),
+        logger: Logger = Logger(label: "vigil.camera"),
+        onChange: @escaping @Sendable (CameraState) -> Void = { _ in }
+    ) {
+        self.id = config.id
+        self.config = config
+        self.hub = FrameHub(camera: config.id)
+        self.cards = PlaceholderCards(camera: config.id)
+        self.makeSource = makeSource
+        self.store = store
+        self.versions = versions
+        var logger = logger
+        logger[metadataKey: "camera"] = "\(config.id)"
+        self.logger = logger
+        self.onChange = onChange
+        self.version = versions.next()
+    }
+
+    /// Restores the persisted desired state (default `running`), starts the
+    /// placeholder ticker and, if wanted, the source.
+    public func activate() {
+        guard !isShutDown, ticker == nil else { return }
+        do {
+            desired = try store?.desired(camera: id) ?? .running
+        } catch {
+            logger.error("cannot read desired state, assuming running: \(error)")
+            desired = .running
+        }
+        ticker = Task { [weak self] in await self?.tickPlaceholders() }
+        if desired == .running {
+            spawnSupervisor()
+        } else {
+            changed()
+        }
+    }
+
+    /// Wants the camera running (persisted) and starts it if needed. Idempotent.
+    @discardableResult
+    public func start() throws -> CameraState {
+        if desired != .running {
+            try store?.setDesired(.running, camera: id)
+            desired = .running
+            logger.info("start requested")
+            changed()
+        }
+        if supervisor == nil, !isShutDown {
+            spawnSupervisor()
+        }
+        return state()
+    }
+
+    /// Wants the camera stopped (persisted) and stops its source. Idempotent.
+    @discardableResult
+    public func stop() async throws -> CameraState {
+        if desired != .stopped {
+            try store?.setDesired(.stopped, camera: id)
+            desired = .stopped
+            logger.info("stop requested")
+            changed()
+        }
+        await stopSupervisor()
+        if supervisor == nil, phase != .stopped {
+            setPhase(.stopped)
+        }
+        return state()
+    }
+
+    /// Stops the source and ends every subscription, keeping `desired` as is.
+    public func shutdown() async {
+        isShutDown = true
+        ticker?.cancel()
+        ticker = nil
+        await stopSupervisor()
+        hub.finishAll()
+    }
+
+    /// The state as the API shows it.
+    public func state() -> CameraState {
+        let latest = hub.latest
+        return CameraState(
+            id: id,
+            kind: config.source.kind,
+            desired: desired,
+            phase: phase,
+            since: Self.iso8601(since),
+            version: version,
+            fps: (hub.framesPerSecond * 10).rounded() / 10,
+            width: latest?.width,
+            height: latest?.height,
+            lastFrameSeq: latest?.seq,
+            lastFrameAgeMs: latest.map { Int($0.age.seconds * 1000) },
+            clients: hub.viewerCount,
+            restarts: restarts,
+            lastError: lastError
+        )
+    }
+
+    public var currentPhase: CameraPhase { phase }
+
+    // MARK: - Supervision
+
+    private func spawnSupervisor() {
+        generation += 1
+        let generation = self.generation
+        supervisor = Task { [weak self] in await self?.supervise(generation: generation) }
+    }
+
+    private func stopSupervisor() async {
+        guard let task = supervisor else { return }
+        supervisor = nil
+        generation += 1
+        task.cancel()
+        await task.value
+    }
+
+    private enum AttemptEvent: Sendable {
+        case live
+        case stale(Duration)
+    }
+
+    private enum AttemptOutcome: Sendable {
+        case cancelled
+        case stale(Duration)
+        case failed(String)
+    }
+
+    private func supervise(generation: Int) async {
+        var backoff = Backoff(initial: config.restart.initialBackoff, max: config.restart.maxBackoff)
+        var attempt = 0
+        while !Task.isCancelled, generation == self.generation {
+            setPhase(attempt == 0 ? .starting : .recovering)
+            attempt += 1
+            let sink = FrameSink(hub: hub)
+            let outcome: AttemptOutcome
+            do {
+                let source = try makeSource()
+                outcome = await Self.runAttempt(
+                    source: source, sink: sink, staleAfter: config.staleAfter
+                ) { [weak self] event in
+                    await self?.attemptEvent(event, generation: generation)
+                }
+            } catch {
+                outcome = .failed("cannot create source: \(error)")
+            }
+            guard !Task.isCancelled, generation == self.generation else { break }
+            let reason: String
+            switch outcome {
+            case .cancelled: return
+            case .stale(let age): reason = "stale: no frame for \(Self.format(age))"
+            case .failed(let message): reason = message
+            }
+            if let first = sink.firstFrameAt, ContinuousClock.now - first >= config.restart.stableAfter {
+                backoff.reset()
+            }
+            let delay = backoff.next()
+            restarts += 1
+            lastError = reason
+            logger.warning(
+                "source replaced: \(reason); frames this attempt: \(sink.frames); restart #\(restarts) in \(Self.format(delay))"
+            )
+            if phase == .live || phase == .starting || phase == .recovering {
+                setPhase(.recovering)
+            } else {
+                changed()
+            }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                break
+            }
+        }
+    }
+
+    private func attemptEvent(_ event: AttemptEvent, generation: Int) {
+        guard generation == self.generation else { return }
+        switch event {
+        case .live:
+            setPhase(.live)
+        case .stale(let age):
+            logger.warning("stale: no frame for \(Self.format(age)) (stale_after \(Self.format(config.staleAfter)))")
+            setPhase(.stale)
+        }
+    }
+
+    /// Runs one source next to its watchdog; returns when either ends, after
+    /// the source has fully stopped.
+    private static func runAttempt(
+        source: any FrameSource,
+        sink: FrameSink,
+        staleAfter: Duration,
+        onEvent: @escaping @Sendable (AttemptEvent) async -> Void
+    ) async -> AttemptOutcome {
+        await withTaskGroup(of: AttemptOutcome?.self) { group in
+            group.addTask {
+                do {
+                    try await source.run(into: sink)
+                    return Task.isCancelled ? .cancelled : .failed("source ended")
+                } catch {
+                    return Task.isCancelled ? .cancelled : .failed("\(error)")
+                }
+            }
+            group.addTask {
+                let tick = min(Duration.milliseconds(100), staleAfter / 10)
+                var live = false
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: tick) } catch { return nil }
+                    if !live, sink.firstFrameAt != nil {
+                        live = true
+                        await onEvent(.live)
+                    }
+                    let age = ContinuousClock.now - sink.lastFrameAt
+                    if age > staleAfter {
+                        await onEvent(.stale(age))
+                        return .stale(age)
+                    }
+                }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            var outcome = first
+            while let next = await group.next() {
+                if outcome == nil { outcome = next }
+            }
+            return outcome ?? .cancelled
+        }
+    }
+
+    // MARK: - Phase and placeholders
+
+    private func setPhase(_ newPhase: CameraPhase) {
+        guard newPhase != phase else { return }
+        phase = newPhase
+        since = Date()
+        if newPhase == .live {
+            logger.info("live")
+        }
+        changed()
+        sendPlaceholder()
+    }
+
+    private func changed() {
+        version = versions.next()
+        onChange(state())
+    }
+
+    private func sendPlaceholder() {
+        guard let reason = phase.placeholderReason, let card = cards.card(for: reason) else { return }
+        hub.publishPlaceholder(
+            Frame(
+                camera: id, seq: 0, jpeg: card.buffer, width: card.width, height: card.height,
+                isPlaceholder: true))
+    }
+
+    private func tickPlaceholders() async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
+            sendPlaceholder()
+        }
+    }
+
+    // MARK: - Formatting
+
+    static func format(_ duration: Duration) -> String {
+        let seconds = duration.seconds
+        if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
+        return String(format: "%.1f s", seconds)
+    }
+
+    static func iso8601(_ date: Date) -> String {
+        date.formatted(
+            .iso8601.year().month().day().timeZone(separator: .omitted).time(includingFractionalSeconds: true)
+                .timeSeparator(.colon).dateSeparator(.dash))
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// What the operator wants: persisted so a restart restores it.
+public enum DesiredState: String, Sendable, Codable {
+    case running
+    case stopped
+}
+
+/// What the camera is doing now.
+public enum CameraPhase: String, Sendable, Codable {
+    case stopped
+    case starting
+    case live
+    case stale
+    case recovering
+    case capturing
+
+    /// The text of the placeholder card shown while not live.
+    public var placeholderReason: String? {
+        switch self {
+        case .live: return nil
+        case .stopped: return "stopped"
+        case .capturing: return "capturing"
+        case .starting, .stale, .recovering: return "no signal"
+        }
+    }
+}
+
+/// A camera's state as the API shows it (snake_case JSON).
+public struct CameraState: Sendable, Codable, Equatable {
+    public var id: String
+    public var kind: String
+    public var desired: DesiredState
+    public var phase: CameraPhase
+    /// When `phase` last changed (ISO 8601).
+    public var since: String
+    /// Global version of this state; increases on every change of any camera.
+    public var version: UInt64
+    public var fps: Double
+    public var width: Int?
+    public var height: Int?
+    public var lastFrameSeq: UInt64?
+    public var lastFrameAgeMs: Int?
+    public var clients: Int
+    public var restarts: Int
+    public var lastError: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, desired, phase, since, version, fps, width, height
+        case lastFrameSeq = "last_frame_seq"
+        case lastFrameAgeMs = "last_frame_age_ms"
+        case clients, restarts
+        case lastError = "last_error"
+    }
+}

@@ -1,0 +1,60 @@
+import Synchronization
+
+/// A producer of JPEG frames: a child process, a network stream, a generator.
+///
+/// A source object serves exactly one attempt. The camera builds a new one
+/// through its factory for every start and every restart, so nothing of a
+/// broken attempt (process, socket, parser) is ever reused.
+public protocol FrameSource: Sendable {
+    /// Runs until the source fails, ends, or the calling task is cancelled,
+    /// handing each complete frame to `sink`. Everything the source opened is
+    /// closed (and every child reaped) before it returns or throws.
+    func run(into sink: FrameSink) async throws
+}
+
+/// Builds a fresh `FrameSource` for each attempt.
+public typealias FrameSourceFactory = @Sendable () throws -> any FrameSource
+
+/// Why a source stopped, in words for `last_error` and the log.
+public struct SourceEnded: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where a source delivers its frames during one attempt.
+///
+/// It publishes to the camera's hub and records when the attempt last
+/// delivered, which the camera's watchdog reads.
+public final class FrameSink: Sendable {
+    private struct State {
+        var lastFrameAt: ContinuousClock.Instant
+        var firstFrameAt: ContinuousClock.Instant?
+        var frames = 0
+    }
+
+    public let hub: FrameHub
+    private let state: Mutex<State>
+
+    public init(hub: FrameHub, startedAt: ContinuousClock.Instant = .now) {
+        self.hub = hub
+        self.state = Mutex(State(lastFrameAt: startedAt))
+    }
+
+    /// Publishes one frame.
+    public func deliver(_ jpeg: ParsedJPEG) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            state.lastFrameAt = now
+            if state.firstFrameAt == nil { state.firstFrameAt = now }
+            state.frames += 1
+        }
+        hub.publish(jpeg, capturedAt: now)
+    }
+
+    /// When the last frame arrived (or the attempt started).
+    public var lastFrameAt: ContinuousClock.Instant { state.withLock { $0.lastFrameAt } }
+    /// When the first frame of this attempt arrived.
+    public var firstFrameAt: ContinuousClock.Instant? { state.withLock { $0.firstFrameAt } }
+    /// Frames delivered in this attempt.
+    public var frames: Int { state.withLock { $0.frames } }
+}

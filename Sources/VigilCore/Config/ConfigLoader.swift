@@ -1,0 +1,301 @@
+import Foundation
+import Yams
+
+/// One mistake in a config file: where it is and what is wrong.
+public struct ConfigIssue: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Dotted key path, e.g. `cameras.porch.stale_after`.
+    public var path: String
+    public var message: String
+
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// All the mistakes found in a config file.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads `vigil.yml`. Unknown keys are errors; every mistake is reported at once.
+public enum ConfigLoader {
+    /// Camera ids: letters, digits, `_` and `-`, at most 64 characters.
+    public static func isValidCameraID(_ id: String) -> Bool {
+        guard !id.isEmpty, id.utf8.count <= 64 else { return false }
+        return id.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+                || c == 0x2D
+        }
+    }
+
+    public static func load(path: String) throws -> VigilConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigErrors(issues: [
+                ConfigIssue(path: "", message: "cannot read \(path): \(error.localizedDescription)")
+            ])
+        }
+        return try parse(text)
+    }
+
+    public static func parse(_ text: String) throws -> VigilConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigErrors(issues: [ConfigIssue(path: "", message: "not valid YAML: \(error)")])
+        }
+        var reader = Reader()
+        let config = reader.readConfig(root)
+        if !reader.issues.isEmpty { throw ConfigErrors(issues: reader.issues) }
+        return config
+    }
+
+    private struct Reader {
+        var issues: [ConfigIssue] = []
+
+        mutating func fail(_ path: String, _ message: String) {
+            issues.append(ConfigIssue(path: path, message: message))
+        }
+
+        /// The mapping at `path` as ordered (key, value) pairs, reporting unknown keys.
+        mutating func mapping(_ node: Node?, _ path: String, allowed: [String]?) -> [(String, Node)] {
+            guard let node else { return [] }
+            guard case .mapping(let mapping) = node else {
+                fail(path, "expected a mapping of keys")
+                return []
+            }
+            var pairs: [(String, Node)] = []
+            for (keyNode, value) in mapping {
+                guard let key = keyNode.string else {
+                    fail(path, "keys must be strings")
+                    continue
+                }
+                if let allowed, !allowed.contains(key) {
+                    fail(join(path, key), "unknown key (expected one of: \(allowed.joined(separator: ", ")))")
+                    continue
+                }
+                pairs.append((key, value))
+            }
+            return pairs
+        }
+
+        mutating func string(_ node: Node, _ path: String) -> String? {
+            guard case .scalar(let scalar) = node else {
+                fail(path, "expected a string")
+                return nil
+            }
+            return scalar.string
+        }
+
+        mutating func int(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
+            guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
+                fail(path, "expected a whole number")
+                return nil
+            }
+            guard range.contains(value) else {
+                fail(path, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+                return nil
+            }
+            return value
+        }
+
+        mutating func double(_ node: Node, _ path: String, range: ClosedRange<Double>) -> Double? {
+            guard case .scalar(let scalar) = node, let value = Double(scalar.string), value.isFinite else {
+                fail(path, "expected a number")
+                return nil
+            }
+            guard range.contains(value) else {
+                fail(path, "\(scalar.string) is out of range \(range.lowerBound)...\(range.upperBound)")
+                return nil
+            }
+            return value
+        }
+
+        mutating func duration(_ node: Node, _ path: String, min: Duration = .milliseconds(1)) -> Duration? {
+            guard case .scalar(let scalar) = node, let value = DurationParser.parse(scalar.string) else {
+                fail(path, "expected a duration like \"500ms\", \"5s\", \"2m\" or a number of seconds")
+                return nil
+            }
+            guard value >= min else {
+                fail(path, "must be at least \(min)")
+                return nil
+            }
+            return value
+        }
+
+        mutating func readConfig(_ root: Node?) -> VigilConfig {
+            var config = VigilConfig(cameras: [])
+            guard let root else { return VigilConfig.demo }
+            var sawCameras = false
+            for (key, value) in mapping(root, "", allowed: ["server", "cameras"]) {
+                switch key {
+                case "server": config.server = readServer(value)
+                case "cameras":
+                    sawCameras = true
+                    config.cameras = readCameras(value)
+                default: break
+                }
+            }
+            if !sawCameras { config.cameras = VigilConfig.demo.cameras }
+            return config
+        }
+
+        mutating func readServer(_ node: Node) -> ServerConfig {
+            var server = ServerConfig()
+            let keys = ["host", "port", "data_dir", "max_clients_per_camera", "max_body_bytes"]
+            for (key, value) in mapping(node, "server", allowed: keys) {
+                let path = join("server", key)
+                switch key {
+                case "host":
+                    if let host = string(value, path) {
+                        if host.isEmpty { fail(path, "must not be empty") } else { server.host = host }
+                    }
+                case "port": if let port = int(value, path, range: 0...65535) { server.port = port }
+                case "data_dir":
+                    if let dir = string(value, path) {
+                        if dir.isEmpty { fail(path, "must not be empty") } else { server.dataDir = dir }
+                    }
+                case "max_clients_per_camera":
+                    if let n = int(value, path, range: 1...100_000) { server.maxClientsPerCamera = n }
+                case "max_body_bytes":
+                    if let n = int(value, path, range: 1024...1_073_741_824) { server.maxBodyBytes = n }
+                default: break
+                }
+            }
+            return server
+        }
+
+        mutating func readCameras(_ node: Node) -> [CameraConfig] {
+            var cameras: [CameraConfig] = []
+            let pairs = mapping(node, "cameras", allowed: nil)
+            if pairs.isEmpty, issues.isEmpty { fail("cameras", "define at least one camera") }
+            for (id, value) in pairs {
+                let path = join("cameras", id)
+                guard isValidCameraID(id) else {
+                    fail(path, "camera id must be 1-64 letters, digits, '_' or '-'")
+                    continue
+                }
+                if let camera = readCamera(id: id, value, path) { cameras.append(camera) }
+            }
+            return cameras
+        }
+
+        mutating func readCamera(id: String, _ node: Node, _ path: String) -> CameraConfig? {
+            let keys = ["source", "stale_after", "max_frame_age", "max_frame_bytes", "restart"]
+            var camera = CameraConfig(id: id, source: .testPattern(.init()))
+            var source: SourceConfig?
+            var sawSource = false
+            for (key, value) in mapping(node, path, allowed: keys) {
+                let keyPath = join(path, key)
+                switch key {
+                case "source":
+                    sawSource = true
+                    source = readSource(value, keyPath)
+                case "stale_after":
+                    if let d = duration(value, keyPath, min: .milliseconds(100)) { camera.staleAfter = d }
+                case "max_frame_age": if let d = duration(value, keyPath) { camera.maxFrameAge = d }
+                case "max_frame_bytes":
+                    if let n = int(value, keyPath, range: 1024...(256 * 1024 * 1024)) { camera.maxFrameBytes = n }
+                case "restart": camera.restart = readRestart(value, keyPath)
+                default: break
+                }
+            }
+            if !sawSource { fail(join(path, "source"), "missing (every camera needs a source)") }
+            guard let source else { return nil }
+            camera.source = source
+            return camera
+        }
+
+        mutating func readRestart(_ node: Node, _ path: String) -> RestartPolicy {
+            var policy = RestartPolicy()
+            for (key, value) in mapping(node, path, allowed: ["initial_backoff", "max_backoff", "stable_after"]) {
+                let keyPath = join(path, key)
+                guard let d = duration(value, keyPath) else { continue }
+                switch key {
+                case "initial_backoff": policy.initialBackoff = d
+                case "max_backoff": policy.maxBackoff = d
+                case "stable_after": policy.stableAfter = d
+                default: break
+                }
+            }
+            if policy.maxBackoff < policy.initialBackoff {
+                fail(join(path, "max_backoff"), "must not be smaller than initial_backoff")
+            }
+            return policy
+        }
+
+        mutating func readSource(_ node: Node, _ path: String) -> SourceConfig? {
+            guard case .mapping = node else {
+                fail(path, "expected a mapping with a `kind`")
+                return nil
+            }
+            let pairs = mapping(node, path, allowed: nil)
+            guard let kindNode = pairs.first(where: { $0.0 == "kind" })?.1 else {
+                fail(join(path, "kind"), "missing (one of: \(SourceConfig.kinds.joined(separator: ", ")))")
+                return nil
+            }
+            let kind = string(kindNode, join(path, "kind")) ?? ""
+            switch kind {
+            case "testpattern":
+                var config = TestPatternConfig()
+                for (key, value) in pairs where key != "kind" {
+                    let keyPath = join(path, key)
+                    switch key {
+                    case "width": if let v = int(value, keyPath, range: 16...7680) { config.width = v }
+                    case "height": if let v = int(value, keyPath, range: 16...4320) { config.height = v }
+                    case "fps": if let v = double(value, keyPath, range: 0.1...120) { config.fps = v }
+                    case "quality": if let v = int(value, keyPath, range: 1...100) { config.quality = v }
+                    default: fail(keyPath, "unknown key (expected one of: kind, width, height, fps, quality)")
+                    }
+                }
+                return .testPattern(config)
+            case "exec":
+                var command: [String]?
+                var grace: Duration = .seconds(2)
+                for (key, value) in pairs where key != "kind" {
+                    let keyPath = join(path, key)
+                    switch key {
+                    case "command":
+                        guard case .sequence(let items) = value else {
+                            fail(keyPath, "expected a list of arguments, e.g. [rpicam-vid, -o, \"-\"]")
+                            continue
+                        }
+                        var argv: [String] = []
+                        for (index, item) in items.enumerated() {
+                            if let s = string(item, "\(keyPath)[\(index)]") { argv.append(s) }
+                        }
+                        if argv.isEmpty || argv[0].isEmpty {
+                            fail(keyPath, "must name a program")
+                        } else {
+                            command = argv
+                        }
+                    case "stop_grace": if let d = duration(value, keyPath) { grace = d }
+                    default: fail(keyPath, "unknown key (expected one of: kind, command, stop_grace)")
+                    }
+                }
+                guard let command else {
+                    if !pairs.contains(where: { $0.0 == "command" }) {
+                        fail(join(path, "command"), "missing (the program writing MJPEG to stdout)")
+                    }
+                    return nil
+                }
+                var config = ExecConfig(command: command)
+                config.stopGrace = grace
+                return .exec(config)
+            default:
+                if !kind.isEmpty {
+                    fail(
+                        join(path, "kind"),
+                        "unknown source kind '\(kind)' (one of: \(SourceConfig.kinds.joined(separator: ", ")))")
+                }
+                return nil
+            }
+        }
+
+        func join(_ path: String, _ key: String) -> String {
+            path.isEmpty ? key : "\(path).\(key)"
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/// The whole configuration of a Vigil server (`vigil.yml`).
+public struct VigilConfig: Sendable, Equatable {
+    public var server: ServerConfig
+    /// Cameras in the order the file lists them.
+    public var cameras: [CameraConfig]
+
+    public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
+        self.server = server
+        self.cameras = cameras
+    }
+
+    /// The configuration used when there is no config file: one camera `demo`
+    /// showing the built-in test pattern.
+    public static var demo: VigilConfig {
+        VigilConfig(cameras: [CameraConfig(id: "demo", source: .testPattern(.init()))])
+    }
+}
+
+/// The `server:` section.
+public struct ServerConfig: Sendable, Equatable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var dataDir: String = "./vigil-data"
+    /// Viewers (MJPEG streams) allowed per camera.
+    public var maxClientsPerCamera: Int = 256
+    /// Largest request body accepted.
+    public var maxBodyBytes: Int = 16 * 1024 * 1024
+
+    public init() {}
+}
+
+/// One camera under `cameras:`.
+public struct CameraConfig: Sendable, Equatable {
+    public var id: String
+    public var source: SourceConfig
+    /// No frame for this long makes the camera stale and its source is replaced.
+    public var staleAfter: Duration = .seconds(5)
+    /// Snapshots and saves never use a frame older than this.
+    public var maxFrameAge: Duration = .seconds(2)
+    /// Frames larger than this are dropped.
+    public var maxFrameBytes: Int = 8 * 1024 * 1024
+    public var restart: RestartPolicy = .init()
+
+    public init(id: String, source: SourceConfig) {
+        self.id = id
+        self.source = source
+    }
+}
+
+/// Where a camera's frames come from.
+public enum SourceConfig: Sendable, Equatable {
+    case testPattern(TestPatternConfig)
+    case exec(ExecConfig)
+
+    /// The `kind` name used in the config file.
+    public var kind: String {
+        switch self {
+        case .testPattern: return "testpattern"
+        case .exec: return "exec"
+        }
+    }
+
+    public static let kinds = ["testpattern", "exec"]
+}
+
+/// `kind: testpattern`.
+public struct TestPatternConfig: Sendable, Equatable {
+    public var width = 1280
+    public var height = 720
+    public var fps = 15.0
+    public var quality = 80
+
+    public init() {}
+}
+
+/// `kind: exec`: a command writing MJPEG to stdout.
+public struct ExecConfig: Sendable, Equatable {
+    /// argv; the first element is looked up in PATH unless it contains a slash.
+    public var command: [String]
+    /// Time between SIGTERM and SIGKILL when the command is stopped.
+    public var stopGrace: Duration = .seconds(2)
+
+    public init(command: [String]) {
+        self.command = command
+    }
+}
+
+/// How a failed source is restarted: exponential backoff with full jitter,
+/// no attempt limit.
+public struct RestartPolicy: Sendable, Equatable {
+    /// First delay ceiling.
+    public var initialBackoff: Duration = .milliseconds(250)
+    /// Largest delay ceiling.
+    public var maxBackoff: Duration = .seconds(10)
+    /// A source that delivered frames this long resets the backoff.
+    public var stableAfter: Duration = .seconds(10)
+
+    public init() {}
+}

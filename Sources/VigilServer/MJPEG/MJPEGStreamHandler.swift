@@ -1,0 +1,224 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import VigilCore
+
+/// Serves `GET /cameras/{id}/stream.mjpg` directly on the connection's event
+/// loop, in front of the router.
+///
+/// Fan-out through one task per viewer costs a task hop and an async writer
+/// per frame and viewer; here the camera's frame reaches every viewer of an
+/// event loop in one `execute`, and is written as the shared pre-built part.
+/// Per viewer it keeps one frame in flight and one pending (newest wins, older
+/// ones are dropped and counted), so memory per viewer is constant and a slow
+/// viewer always gets the newest frame. A viewer whose write has not completed
+/// for `stallTimeout` is disconnected. Requests it does not take (other paths,
+/// unknown cameras, bad parameters, too many viewers) pass on to the router,
+/// which answers them, errors included.
+final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// What the handler needs from the server.
+    struct Environment: Sendable {
+        var hub: @Sendable (String) -> FrameHub?
+        var maxFrameAge: @Sendable (String) -> Duration
+        var maxClientsPerCamera: Int
+        var fanouts: StreamFanouts
+        var logger: Logger
+        var stallTimeout: Duration = .seconds(30)
+    }
+
+    private enum Mode {
+        case passthrough
+        case streaming
+        case closed
+    }
+
+    private let environment: Environment
+    private var mode = Mode.passthrough
+    private var context: ChannelHandlerContext?
+    private var fanout: StreamFanout?
+    private var camera = ""
+    private var pending: Frame?
+    private var inFlightSince: NIODeadline?
+    private var minInterval: TimeAmount?
+    private var lastSent = NIODeadline.distantPast
+    private var timer: Scheduled<Void>?
+    private var sent = 0
+    private var dropped = 0
+
+    init(environment: Environment) {
+        self.environment = environment
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch mode {
+        case .passthrough:
+            let part = unwrapInboundIn(data)
+            if case .head(let request) = part, let request = streamRequest(request) {
+                startStreaming(context: context, camera: request.camera, fps: request.fps)
+            } else {
+                context.fireChannelRead(data)
+            }
+        case .streaming, .closed:
+            break  // The rest of a streaming request (and anything after it) is ignored.
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopStreaming()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopStreaming()
+    }
+
+    private struct StreamRequest {
+        var camera: String
+        var fps: Double?
+    }
+
+    /// The stream this request asks for, if the handler should serve it.
+    private func streamRequest(_ request: HTTPRequest) -> StreamRequest? {
+        guard request.method == .get, let target = request.path else { return nil }
+        let pathAndQuery = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let components = pathAndQuery[0].split(separator: "/", omittingEmptySubsequences: false)
+        guard components.count == 4, components[0].isEmpty, components[1] == "cameras",
+            components[3] == "stream.mjpg"
+        else { return nil }
+        let camera = String(components[2])
+        guard ConfigLoader.isValidCameraID(camera), let hub = environment.hub(camera) else { return nil }
+        var fps: Double?
+        if pathAndQuery.count == 2 {
+            for item in pathAndQuery[1].split(separator: "&") {
+                let pair = item.split(separator: "=", maxSplits: 1)
+                guard pair.count == 2, pair[0] == "fps" else { continue }
+                guard let value = Double(pair[1]), value > 0, value <= 120 else { return nil }
+                fps = value
+            }
+        }
+        guard hub.viewerCount < environment.maxClientsPerCamera else { return nil }
+        return StreamRequest(camera: camera, fps: fps)
+    }
+
+    // MARK: Streaming
+
+    private func startStreaming(context: ChannelHandlerContext, camera: String, fps: Double?) {
+        guard let hub = environment.hub(camera) else { return }
+        mode = .streaming
+        self.context = context
+        self.camera = camera
+        if let fps { minInterval = .nanoseconds(Int64(1_000_000_000 / fps)) }
+        // Frames are larger than NIO's default 64 KiB high watermark; a higher
+        // one avoids flipping writability on every frame. The handler itself
+        // keeps at most one frame in flight, so this does not queue frames.
+        context.channel.setOption(
+            ChannelOptions.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20)
+        ).whenFailure { _ in }
+        var head = HTTPResponse(status: .ok)
+        head.headerFields[.contentType] = MJPEGPart.contentType
+        head.headerFields[.cacheControl] = "no-cache, no-store, must-revalidate"
+        head.headerFields[HTTPField.Name("Pragma")!] = "no-cache"
+        head.headerFields[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(.body(ByteBuffer(bytes: MJPEGPart.preamble))), promise: nil)
+        let fanout = environment.fanouts.fanout(for: hub, on: context.eventLoop)
+        guard fanout.add(self) else {
+            close()
+            return
+        }
+        self.fanout = fanout
+        environment.logger.debug(
+            "mjpeg viewer connected",
+            metadata: ["camera": "\(camera)", "remote": "\(context.remoteAddress?.description ?? "?")"])
+        if let latest = hub.latest(maxAge: environment.maxFrameAge(camera)) {
+            offer(latest)
+        }
+    }
+
+    private func stopStreaming() {
+        guard mode == .streaming else { return }
+        mode = .closed
+        timer?.cancel()
+        timer = nil
+        pending = nil
+        fanout?.remove(self)
+        fanout = nil
+        environment.logger.debug(
+            "mjpeg viewer left", metadata: ["camera": "\(camera)", "sent": "\(sent)", "dropped": "\(dropped)"])
+        context = nil
+    }
+
+    /// A new frame for this viewer; on the event loop.
+    func offer(_ frame: Frame) {
+        guard mode == .streaming else { return }
+        if let since = inFlightSince {
+            if NIODeadline.now() - since > .nanoseconds(Int64(environment.stallTimeout.seconds * 1e9)) {
+                environment.logger.info(
+                    "mjpeg viewer stalled, disconnecting", metadata: ["camera": "\(camera)"])
+                close()
+                return
+            }
+            replacePending(with: frame)
+            return
+        }
+        if let minInterval {
+            let allowedAt = lastSent + minInterval
+            if NIODeadline.now() < allowedAt {
+                replacePending(with: frame)
+                if timer == nil, let context {
+                    timer = context.eventLoop.scheduleTask(deadline: allowedAt) { [self] in
+                        timer = nil
+                        sendPending()
+                    }
+                }
+                return
+            }
+        }
+        send(frame)
+    }
+
+    private func replacePending(with frame: Frame) {
+        if pending != nil { dropped += 1 }
+        pending = frame
+    }
+
+    private func sendPending() {
+        guard let frame = pending else { return }
+        pending = nil
+        offer(frame)
+    }
+
+    private func send(_ frame: Frame) {
+        guard let context else { return }
+        inFlightSince = .now()
+        lastSent = .now()
+        sent += 1
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.body(frame.mjpegPart)), promise: promise)
+        promise.futureResult.whenComplete { [self] result in
+            inFlightSince = nil
+            switch result {
+            case .success:
+                sendPending()
+            case .failure:
+                close()
+            }
+        }
+    }
+
+    /// Closes the connection (shutdown, stalled or gone client).
+    func close() {
+        guard let context, mode == .streaming else { return }
+        stopStreaming()
+        context.close(promise: nil)
+    }
+}

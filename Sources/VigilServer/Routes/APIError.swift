@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// An error answered as JSON `{"error": CODE, "message": TEXT}`.
+public struct APIError: Error, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    static func unknownCamera(_ id: String) -> APIError {
+        APIError(.notFound, "unknown_camera", "no camera named '\(id)'")
+    }
+
+    func response() -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        return Response(
+            status: status, headers: headers,
+            body: .init(byteBuffer: JSON.encode(ErrorBody(error: code, message: message))))
+    }
+}
+
+struct ErrorBody: Codable {
+    var error: String
+    var message: String
+}
+
+/// Turns every error a handler throws into a JSON error response; nothing a
+/// request does can take the server down.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response()
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status {
+            case .notFound: code = "not_found"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .contentTooLarge: code = "too_large"
+            case .badRequest: code = "bad_request"
+            default: code = "http_\(error.status.code)"
+            }
+            let message =
+                error.body
+                ?? (error.status == .notFound ? "no such path: \(request.uri.path)" : error.status.reasonPhrase)
+            return APIError(error.status, code, message).response()
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            context.logger.error("request failed: \(error)")
+            return APIError(.internalServerError, "internal", "internal error").response()
+        }
+    }
+}
+
+enum JSON {
+    static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return ByteBuffer(bytes: data)
+    }
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: encode(value)))
+    }
+}

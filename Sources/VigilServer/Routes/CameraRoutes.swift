@@ -1,0 +1,90 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import VigilCore
+
+/// The camera routes of API v1, the snapshot and the stream's error answers.
+struct CameraRoutes {
+    let registry: CameraRegistry
+    let maxClientsPerCamera: Int
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/api/v1/cameras") { _, _ in
+            JSON.response(await registry.states())
+        }
+        router.get("/api/v1/cameras/:id") { _, context in
+            JSON.response(await try camera(context).state())
+        }
+        router.post("/api/v1/cameras/:id/start") { _, context in
+            let camera = try camera(context)
+            do {
+                return JSON.response(try await camera.start())
+            } catch {
+                throw APIError(.internalServerError, "store_failed", "could not save the desired state: \(error)")
+            }
+        }
+        router.post("/api/v1/cameras/:id/stop") { _, context in
+            let camera = try camera(context)
+            do {
+                return JSON.response(try await camera.stop())
+            } catch {
+                throw APIError(.internalServerError, "store_failed", "could not save the desired state: \(error)")
+            }
+        }
+        router.get("/cameras/:id/snapshot.jpg") { request, context in
+            let camera = try camera(context)
+            var maxAge = camera.config.maxFrameAge
+            if let raw = request.uri.queryParameters["max_age_ms"] {
+                guard let ms = Int(raw), ms >= 0, ms <= 86_400_000 else {
+                    throw APIError(
+                        .badRequest, "bad_parameter", "max_age_ms must be a whole number of milliseconds (0...86400000)"
+                    )
+                }
+                maxAge = .milliseconds(ms)
+            }
+            guard let frame = camera.hub.latest(maxAge: maxAge) else {
+                let last = camera.hub.latest.map { "last frame \(Int($0.age.seconds * 1000)) ms ago" } ?? "no frame yet"
+                var error = APIError(
+                    .serviceUnavailable, "stale",
+                    "no frame younger than \(Int(maxAge.seconds * 1000)) ms (\(last))")
+                error.headers[.retryAfter] = "1"
+                throw error
+            }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "image/jpeg",
+                    .cacheControl: "no-store",
+                    HTTPField.Name("X-Frame-Seq")!: "\(frame.seq)",
+                    HTTPField.Name("X-Frame-Age-Ms")!: "\(Int(frame.age.seconds * 1000))",
+                ],
+                body: .init(byteBuffer: frame.jpeg))
+        }
+        // The stream itself is served by MJPEGStreamHandler; requests reach
+        // this route only when that handler declined them.
+        router.get("/cameras/:id/stream.mjpg") { request, context -> Response in
+            let camera = try camera(context)
+            if let raw = request.uri.queryParameters["fps"] {
+                guard let fps = Double(raw), fps > 0, fps <= 120 else {
+                    throw APIError(.badRequest, "bad_parameter", "fps must be a number in (0, 120]")
+                }
+            }
+            if camera.hub.viewerCount >= maxClientsPerCamera {
+                var error = APIError(
+                    .serviceUnavailable, "too_many_clients",
+                    "camera '\(camera.id)' already has \(maxClientsPerCamera) viewers")
+                error.headers[.retryAfter] = "5"
+                throw error
+            }
+            throw APIError(.serviceUnavailable, "unavailable", "the stream of camera '\(camera.id)' is shutting down")
+        }
+    }
+
+    private func camera<Context: RequestContext>(_ context: Context) throws -> Camera {
+        let id = context.parameters.get("id") ?? ""
+        guard ConfigLoader.isValidCameraID(id), let camera = registry.camera(id) else {
+            throw APIError.unknownCamera(id)
+        }
+        return camera
+    }
+}

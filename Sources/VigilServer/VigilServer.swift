@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import VigilCore
+
+/// The Vigil server: cameras, the HTTP API, the MJPEG streams.
+///
+/// Shutdown order matters: the cameras stop first (sources torn down,
+/// children reaped, every stream ended), then the HTTP server, so no open
+/// stream holds up the exit.
+public struct VigilServer: Sendable {
+    public let config: VigilConfig
+    public let logger: Logger
+
+    public init(config: VigilConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Runs until SIGINT/SIGTERM (or until the task is cancelled).
+    /// `onListening` gets the bound port.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let store = try Store(dataDir: config.server.dataDir)
+        let registry = CameraRegistry(config: config, store: store, logger: logger)
+        let application = makeApplication(registry: registry, onListening: onListening)
+        let cameras = CamerasService(registry: registry, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: application),
+                    .init(service: cameras),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
+        try await group.run()
+        logger.info("stopped")
+    }
+
+    func makeApplication(
+        registry: CameraRegistry, onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("/healthz") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: "ok")))
+        }
+        router.get("/") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(string: WebPage.html)))
+        }
+        CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
+            .register(on: router)
+
+        let environment = MJPEGStreamHandler.Environment(
+            hub: { registry.camera($0)?.hub },
+            maxFrameAge: { registry.camera($0)?.config.maxFrameAge ?? .seconds(2) },
+            maxClientsPerCamera: config.server.maxClientsPerCamera,
+            fanouts: StreamFanouts(),
+            logger: logger
+        )
+        let host = config.server.host
+        let logger = self.logger
+        return Application(
+            router: router,
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)]
+                )),
+            configuration: .init(
+                address: .hostname(host, port: config.server.port),
+                serverName: "Vigil"
+            ),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                let shownHost = host.contains(":") ? "[\(host)]" : host
+                logger.notice("listening on http://\(shownHost):\(port)")
+                await onListening(port)
+            },
+            logger: logger
+        )
+    }
+}
+
+/// Runs the cameras for the lifetime of the server.
+struct CamerasService: Service {
+    let registry: CameraRegistry
+    let logger: Logger
+
+    func run() async throws {
+        for camera in registry.cameras {
+            await camera.activate()
+        }
+        logger.info("\(registry.cameras.count) camera(s): \(registry.cameras.map(\.id).joined(separator: ", "))")
+        // Wait for shutdown; a cancellation is a shutdown too.
+        try? await gracefulShutdown()
+        logger.info("shutting down: stopping cameras")
+        await withTaskGroup(of: Void.self) { group in
+            for camera in registry.cameras {
+                group.addTask { await camera.shutdown() }
+            }
+        }
+    }
+}

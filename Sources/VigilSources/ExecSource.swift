@@ -1,0 +1,143 @@
+import Logging
+import Subprocess
+import Synchronization
+import VigilCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// `kind: exec`: a child process writing MJPEG (concatenated JPEGs) to stdout,
+/// such as `rpicam-vid --codec mjpeg -o -` or `ffmpeg ... -f mjpeg -`.
+///
+/// The child runs in its own process group. When the attempt ends (the
+/// calling task is cancelled) the group gets SIGTERM, then SIGKILL after
+/// `stop_grace`; the child is always reaped, and anything left in its group
+/// after it exited is killed. Its stderr goes to the log, rate-limited.
+public struct ExecSource: FrameSource {
+    public let camera: String
+    public let config: ExecConfig
+    public let maxFrameBytes: Int
+    public let logger: Logger
+
+    public init(camera: String, config: ExecConfig, maxFrameBytes: Int, logger: Logger) {
+        self.camera = camera
+        self.config = config
+        self.maxFrameBytes = maxFrameBytes
+        var logger = logger
+        logger[metadataKey: "camera"] = "\(camera)"
+        self.logger = logger
+    }
+
+    public func run(into sink: FrameSink) async throws {
+        let program = config.command[0]
+        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        options.teardownSequence = [
+            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: config.stopGrace)
+        ]
+        let logger = self.logger
+        let maxFrameBytes = self.maxFrameBytes
+        let childPID = Mutex<pid_t>(0)
+        let outcome: ExecutionResult<JPEGFrameParser.Statistics, SequenceOutput, SequenceOutput>
+        do {
+            outcome = try await Subprocess.run(
+                executable,
+                arguments: Arguments(Array(config.command.dropFirst())),
+                platformOptions: options,
+                input: .none,
+                output: .sequence,
+                error: .sequence
+            ) { execution in
+                let pid = execution.processIdentifier.value
+                childPID.withLock { $0 = pid }
+                logger.info("started \(program) (pid \(pid))")
+                let stderr = execution.standardError
+                async let logged: Void = Self.logStandardError(stderr, program: program, logger: logger)
+                var parser = JPEGFrameParser(maxFrameBytes: maxFrameBytes)
+                do {
+                    for try await chunk in execution.standardOutput {
+                        chunk.withUnsafeBytes { bytes in
+                            parser.feed(bytes) { sink.deliver($0) }
+                        }
+                    }
+                } catch {
+                    logger.debug("reading stdout of \(program) ended: \(error)")
+                }
+                await logged
+                return parser.statistics
+            }
+        } catch {
+            throw SourceEnded("cannot run \(program): \(error)")
+        }
+        // Reap what the child left behind in its group (a shell's children).
+        let pid = childPID.withLock { $0 }
+        if pid > 0 { _ = kill(-pid, SIGKILL) }
+        let statistics = outcome.closureResult
+        let stats =
+            "frames \(statistics.frames), truncated \(statistics.truncated), oversize \(statistics.oversize), skipped bytes \(statistics.skippedBytes)"
+        switch outcome.terminationStatus {
+        case .exited(let code):
+            throw SourceEnded("\(program) exited with status \(code) (\(stats))")
+        case .signaled(let signal):
+            throw SourceEnded("\(program) killed by signal \(signal) (\(stats))")
+        }
+    }
+
+    /// Logs the child's stderr line by line: at most `burst` lines per
+    /// 10 seconds, then a count of what was suppressed. Lines are cut at 500
+    /// bytes; memory is bounded whatever the child writes.
+    static func logStandardError(_ stream: SubprocessOutputSequence, program: String, logger: Logger) async {
+        let burst = 20
+        let window = Duration.seconds(10)
+        var windowStart = ContinuousClock.now
+        var linesInWindow = 0
+        var suppressed = 0
+        var line: [UInt8] = []
+        func emit() {
+            defer { line.removeAll(keepingCapacity: true) }
+            guard !line.isEmpty else { return }
+            let now = ContinuousClock.now
+            if now - windowStart > window {
+                if suppressed > 0 {
+                    logger.warning("\(program) stderr: \(suppressed) more lines suppressed")
+                }
+                windowStart = now
+                linesInWindow = 0
+                suppressed = 0
+            }
+            if linesInWindow < burst {
+                linesInWindow += 1
+                logger.notice("\(program): \(String(decoding: line, as: UTF8.self))")
+            } else {
+                suppressed += 1
+            }
+        }
+        do {
+            for try await chunk in stream {
+                chunk.withUnsafeBytes { bytes in
+                    for byte in bytes {
+                        if byte == 0x0A || byte == 0x0D {
+                            emit()
+                        } else if line.count < 500 {
+                            line.append(byte)
+                        }
+                    }
+                }
+            }
+        } catch {}
+        emit()
+        if suppressed > 0 {
+            logger.warning("\(program) stderr: \(suppressed) more lines suppressed")
+        }
+    }
+}

@@ -1,0 +1,16 @@
+import Logging
+import VigilCore
+
+/// Builds the source object for one attempt of a camera, from its config.
+public enum SourceFactory {
+    public static func make(for camera: CameraConfig, logger: Logger) -> FrameSourceFactory {
+        let id = camera.id
+        let maxFrameBytes = camera.maxFrameBytes
+        switch camera.source {
+        case .testPattern(let config):
+            return { TestPatternSource(camera: id, config: config) }
+        case .exec(let config):
+            return { ExecSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+        }
+    }
+}

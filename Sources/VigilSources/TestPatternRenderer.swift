@@ -1,0 +1,67 @@
+import Foundation
+import VigilCore
+
+/// Draws and encodes test-pattern frames: colour bars, a box moving across
+/// them, the camera name, a frame counter and a clock, so that motion and
+/// freshness are visible at a glance.
+///
+/// Not thread-safe: one renderer per producer.
+public final class TestPatternRenderer {
+    public let width: Int
+    public let height: Int
+    private let label: String
+    private let base: RGBCanvas
+    private var canvas: RGBCanvas
+    private let encoder: JPEGEncoder
+    private let clockFormatter: DateFormatter
+
+    public init(label: String, width: Int, height: Int, quality: Int) throws {
+        self.width = width
+        self.height = height
+        self.label = label.uppercased()
+        var base = RGBCanvas(width: width, height: height, fill: (16, 18, 22))
+        let bars: [(UInt8, UInt8, UInt8)] = [
+            (192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0),
+            (192, 0, 192), (192, 0, 0), (0, 0, 192),
+        ]
+        let barWidth = max(1, width / bars.count)
+        for (index, color) in bars.enumerated() {
+            base.fillRect(x: index * barWidth, y: 0, width: barWidth + 1, height: height * 2 / 3, color: color)
+        }
+        let steps = 16
+        for step in 0..<steps {
+            let level = UInt8(step * 255 / (steps - 1))
+            base.fillRect(
+                x: step * width / steps, y: height * 2 / 3, width: width / steps + 1, height: height / 3,
+                color: (level, level, level))
+        }
+        self.base = base
+        self.canvas = base
+        self.encoder = try JPEGEncoder(quality: quality)
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss.SSS"
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        self.clockFormatter = formatter
+    }
+
+    /// Renders frame number `index` stamped with `date`.
+    public func render(index: Int, date: Date = Date()) throws -> ParsedJPEG {
+        canvas.pixels = base.pixels
+        let box = max(8, height / 6)
+        let travel = max(1, width - box)
+        let position = index * max(2, width / 120) % (2 * travel)
+        let x = position < travel ? position : 2 * travel - position
+        canvas.fillRect(x: x, y: height / 3 - box / 2, width: box, height: box, color: (250, 250, 250))
+        canvas.fillRect(x: x + box / 4, y: height / 3 - box / 4, width: box / 2, height: box / 2, color: (230, 40, 40))
+        let scale = max(1, height / 90)
+        let panelHeight = 9 * scale * 2 + 4 * scale
+        canvas.fillRect(x: 0, y: height - panelHeight, width: width, height: panelHeight, color: (0, 0, 0))
+        canvas.drawText(
+            "\(label) #\(index)", x: 2 * scale, y: height - panelHeight + 2 * scale, scale: scale,
+            color: (255, 255, 255))
+        canvas.drawText(
+            clockFormatter.string(from: date), x: 2 * scale, y: height - panelHeight + 11 * scale,
+            scale: scale, color: (120, 220, 120))
+        return try encoder.encode(canvas)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import VigilCore
+import VigilSources
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Writes MJPEG to stdout like a camera program, with switches to misbehave.
+struct FakeCamera: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fake-camera",
+        abstract: "Write MJPEG to stdout, with fault switches (for tests and demos).")
+
+    @Option(help: "Frames per second.")
+    var fps: Double = 10
+
+    @Option(help: "Frame size, WIDTHxHEIGHT.")
+    var size: String = "640x360"
+
+    @Option(help: "JPEG quality 1-100.")
+    var quality: Int = 80
+
+    @Option(help: "Distinct frames rendered up front and then repeated.")
+    var distinct: Int = 30
+
+    @Option(help: "After N frames, stop writing but stay alive.")
+    var stallAfter: Int?
+
+    @Option(help: "After N frames, exit with status 3.")
+    var exitAfter: Int?
+
+    @Option(help: "After N frames, write 4 KiB of random garbage once, then go on.")
+    var garbageAfter: Int?
+
+    @Option(help: "Write every Nth frame cut in half.")
+    var truncateEvery: Int?
+
+    @Option(help: "Append this process's PID to a file at start.")
+    var pidFile: String?
+
+    func validate() throws {
+        guard fps > 0, fps <= 1000 else { throw ValidationError("--fps must be in (0, 1000]") }
+        guard parsedSize != nil else { throw ValidationError("--size must look like 640x360") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
+        guard distinct >= 1, distinct <= 1000 else { throw ValidationError("--distinct must be 1...1000") }
+        if let n = truncateEvery, n < 1 { throw ValidationError("--truncate-every must be >= 1") }
+    }
+
+    var parsedSize: (Int, Int)? {
+        let parts = size.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), (16...7680).contains(w),
+            (16...4320).contains(h)
+        else { return nil }
+        return (w, h)
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        if let pidFile {
+            let handle =
+                FileHandle(forWritingAtPath: pidFile)
+                ?? {
+                    FileManager.default.createFile(atPath: pidFile, contents: nil)
+                    return FileHandle(forWritingAtPath: pidFile)!
+                }()
+            handle.seekToEndOfFile()
+            handle.write(Data("\(getpid())\n".utf8))
+            try? handle.synchronize()
+            handle.closeFile()
+        }
+        let (width, height) = parsedSize!
+        let renderer = try TestPatternRenderer(label: "fake", width: width, height: height, quality: quality)
+        let frames: [[UInt8]] = try (0..<distinct).map { index in
+            let jpeg = try renderer.render(index: index)
+            return jpeg.buffer.getBytes(at: jpeg.buffer.readerIndex, length: jpeg.buffer.readableBytes)!
+        }
+        let interval = 1 / fps
+        var next = Date().timeIntervalSince1970
+        var written = 0
+        while true {
+            if let n = exitAfter, written >= n { Foundation.exit(3) }
+            if let n = stallAfter, written >= n {
+                while true { sleep(3600) }
+            }
+            if let n = garbageAfter, written == n {
+                var garbage = [UInt8](repeating: 0, count: 4096)
+                for i in garbage.indices { garbage[i] = UInt8.random(in: 0...255) }
+                guard writeAll(garbage[...]) else { return }
+            }
+            let frame = frames[written % frames.count]
+            let truncated = truncateEvery.map { (written + 1) % $0 == 0 } ?? false
+            guard writeAll(truncated ? frame[..<(frame.count / 2)] : frame[...]) else { return }
+            written += 1
+            next += interval
+            let wait = next - Date().timeIntervalSince1970
+            if wait > 0 {
+                usleep(useconds_t(wait * 1_000_000))
+            } else {
+                next = Date().timeIntervalSince1970
+            }
+        }
+    }
+
+    /// Writes everything; false when the reader went away.
+    private func writeAll(_ bytes: ArraySlice<UInt8>) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(1, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+    }
+}
