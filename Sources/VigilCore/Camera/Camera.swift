@@ -199,11 +199,9 @@ public actor Camera {
             logger.warning(
                 "source replaced: \(reason); frames this attempt: \(sink.frames); restart #\(restarts) in \(Self.format(delay))"
             )
-            if phase == .live || phase == .starting || phase == .recovering {
-                setPhase(.recovering)
-            } else {
-                changed()
-            }
+            // `restarts` and `last_error` changed: always a new version, even
+            // when the phase stays `recovering` or `stale`.
+            setPhase(phase == .stale ? .stale : .recovering, force: true)
             do {
                 try await Task.sleep(for: delay)
             } catch {
@@ -269,10 +267,12 @@ public actor Camera {
 
     // MARK: - Phase and placeholders
 
-    private func setPhase(_ newPhase: CameraPhase) {
-        guard newPhase != phase else { return }
+    private func setPhase(_ newPhase: CameraPhase, force: Bool = false) {
+        guard newPhase != phase || force else { return }
+        if newPhase != phase {
+            since = Date()
+        }
         phase = newPhase
-        since = Date()
         if newPhase == .live {
             logger.info("live")
         }

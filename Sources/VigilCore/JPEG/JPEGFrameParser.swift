@@ -79,6 +79,13 @@ public struct JPEGFrameParser: Sendable {
 
     /// Feeds `bytes`; calls `emit` for each complete frame.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, emit: (ParsedJPEG) -> Void) {
+        feed(bytes, depth: 0, emit: emit)
+    }
+
+    /// How many times the bytes of a broken frame are re-scanned within each other.
+    private static let maxRescanDepth = 4
+
+    private mutating func feed(_ bytes: UnsafeRawBufferPointer, depth: Int, emit: (ParsedJPEG) -> Void) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let count = bytes.count
         var index = 0
@@ -130,9 +137,7 @@ public struct JPEGFrameParser: Sendable {
                     state = .markerCode
                 } else {
                     // Not a marker where one must be: the frame is broken.
-                    statistics.invalid += 1
-                    dropFrame()
-                    state = .seekSOI(sawFF: false)
+                    abandonBrokenFrame(base, copyFrom: &copyFrom, index: index, depth: depth, emit: emit)
                 }
 
             case .markerCode:
@@ -147,9 +152,7 @@ public struct JPEGFrameParser: Sendable {
                     state = .markerStart
                 case 0xD9, 0x00:
                     // EOI before any scan, or a stuffed byte outside entropy data.
-                    statistics.invalid += 1
-                    dropFrame()
-                    state = .seekSOI(sawFF: false)
+                    abandonBrokenFrame(base, copyFrom: &copyFrom, index: index, depth: depth, emit: emit)
                 case 0x01, 0xD0...0xD7:
                     state = .markerStart
                 default:
@@ -165,10 +168,7 @@ public struct JPEGFrameParser: Sendable {
                 }
                 let length = high << 8 | b
                 if length < 2 {
-                    statistics.invalid += 1
-                    flush(base, from: &copyFrom, to: index)
-                    dropFrame()
-                    state = .seekSOI(sawFF: false)
+                    abandonBrokenFrame(base, copyFrom: &copyFrom, index: index, depth: depth, emit: emit)
                 } else if length == 2 {
                     state = marker == 0xDA ? .entropy(sawFF: false) : .markerStart
                 } else {
@@ -260,6 +260,24 @@ public struct JPEGFrameParser: Sendable {
 
     /// Whether a frame has started and not ended.
     public var isInsideFrame: Bool { frame != nil }
+
+    /// Drops a frame whose marker structure is broken and re-scans its bytes
+    /// after its SOI: a frame cut inside a header segment has the next
+    /// frame's SOI hidden in what was taken for that segment's body.
+    private mutating func abandonBrokenFrame(
+        _ base: UnsafeRawPointer, copyFrom: inout Int, index: Int, depth: Int, emit: (ParsedJPEG) -> Void
+    ) {
+        statistics.invalid += 1
+        flush(base, from: &copyFrom, to: index)
+        let consumed = frame
+        dropFrame()
+        state = .seekSOI(sawFF: false)
+        if depth < Self.maxRescanDepth, var consumed, consumed.readableBytes > 2 {
+            consumed.moveReaderIndex(forwardBy: 2)
+            consumed.withUnsafeReadableBytes { feed($0, depth: depth + 1, emit: emit) }
+        }
+        copyFrom = index
+    }
 
     private static func isStartOfFrame(_ marker: UInt8) -> Bool {
         switch marker {

@@ -122,6 +122,15 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.channel.setOption(
             ChannelOptions.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20)
         ).whenFailure { _ in }
+        // Frames waiting in the kernel's socket buffers cannot be replaced by
+        // newer ones: a default (auto-tuned, megabytes) send buffer leaves a
+        // slow viewer seconds behind. One frame (the kernel doubles it) keeps a
+        // fast viewer's pipe full and a slow one close to live.
+        let frameBytes = hub.latest?.mjpegPart.readableBytes ?? 128 * 1024
+        let sendBuffer = min(max(frameBytes, 32 * 1024), 2 * 1024 * 1024)
+        context.channel.setOption(
+            ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer)
+        ).whenFailure { _ in }
         var head = HTTPResponse(status: .ok)
         head.headerFields[.contentType] = MJPEGPart.contentType
         head.headerFields[.cacheControl] = "no-cache, no-store, must-revalidate"
@@ -175,9 +184,10 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if NIODeadline.now() < allowedAt {
                 replacePending(with: frame)
                 if timer == nil, let context {
-                    timer = context.eventLoop.scheduleTask(deadline: allowedAt) { [self] in
-                        timer = nil
-                        sendPending()
+                    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                    timer = context.eventLoop.scheduleTask(deadline: allowedAt) {
+                        handler.value.timer = nil
+                        handler.value.sendPending()
                     }
                 }
                 return
@@ -204,13 +214,15 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         sent += 1
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.body(frame.mjpegPart)), promise: promise)
-        promise.futureResult.whenComplete { [self] result in
-            inFlightSince = nil
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { result in
+            let handler = handler.value
+            handler.inFlightSince = nil
             switch result {
             case .success:
-                sendPending()
+                handler.sendPending()
             case .failure:
-                close()
+                handler.close()
             }
         }
     }

@@ -1,0 +1,110 @@
+import Testing
+import VigilCore
+
+@Suite struct ConfigLoaderTests {
+    @Test func readsAFullConfig() throws {
+        let config = try ConfigLoader.parse(
+            """
+            server:
+              host: 0.0.0.0
+              port: 9000
+              data_dir: /var/lib/vigil
+            cameras:
+              porch:
+                source:
+                  kind: exec
+                  command: [rpicam-vid, -t, "0", --codec, mjpeg, -o, "-"]
+                  stop_grace: 500ms
+                stale_after: 3s
+                max_frame_age: 1.5
+                restart: {initial_backoff: 100ms, max_backoff: 2m, stable_after: 30s}
+              demo:
+                source: {kind: testpattern, width: 640, height: 360, fps: 30, quality: 70}
+            """)
+        #expect(config.server.host == "0.0.0.0")
+        #expect(config.server.port == 9000)
+        #expect(config.server.dataDir == "/var/lib/vigil")
+        #expect(config.cameras.map(\.id) == ["porch", "demo"])
+        let porch = config.cameras[0]
+        #expect(porch.staleAfter == .seconds(3))
+        #expect(porch.maxFrameAge == .milliseconds(1500))
+        #expect(porch.restart.initialBackoff == .milliseconds(100))
+        #expect(porch.restart.maxBackoff == .seconds(120))
+        guard case .exec(let exec) = porch.source else {
+            Issue.record("porch should be exec")
+            return
+        }
+        #expect(exec.command == ["rpicam-vid", "-t", "0", "--codec", "mjpeg", "-o", "-"])
+        #expect(exec.stopGrace == .milliseconds(500))
+        guard case .testPattern(let pattern) = config.cameras[1].source else {
+            Issue.record("demo should be testpattern")
+            return
+        }
+        #expect(pattern.width == 640 && pattern.fps == 30 && pattern.quality == 70)
+    }
+
+    @Test func emptyFileOrNoCamerasMeansTheDemoCamera() throws {
+        #expect(try ConfigLoader.parse("").cameras.map(\.id) == ["demo"])
+        #expect(try ConfigLoader.parse("server: {port: 1234}").cameras.map(\.id) == ["demo"])
+    }
+
+    @Test func reportsEveryMistakeWithItsKeyPath() {
+        do {
+            _ = try ConfigLoader.parse(
+                """
+                server:
+                  port: 99999
+                  hots: 1.2.3.4
+                cameras:
+                  porch:
+                    source: {kind: exec, command: rpicam-vid}
+                    stale_after: soon
+                    colour: red
+                  "bad id!":
+                    source: {kind: testpattern}
+                  lobby:
+                    source: {kind: rtsp}
+                  garage:
+                    stale_after: 5s
+                  shed:
+                    source: {kind: testpattern, fps: 0, width: wide}
+                """)
+            Issue.record("expected errors")
+        } catch let errors as ConfigErrors {
+            let paths = errors.issues.map(\.path)
+            #expect(
+                Set(paths) == [
+                    "server.port", "server.hots", "cameras.porch.source.command", "cameras.porch.stale_after",
+                    "cameras.porch.colour", "cameras.bad id!", "cameras.lobby.source.kind",
+                    "cameras.garage.source", "cameras.shed.source.fps", "cameras.shed.source.width",
+                ])
+            let text = errors.description
+            #expect(text.contains("cameras.lobby.source.kind: unknown source kind 'rtsp'"))
+            #expect(text.contains("server.hots: unknown key"))
+            #expect(text.contains("server.port: 99999 is out of range"))
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func invalidYAMLIsReported() {
+        #expect(throws: ConfigErrors.self) { try ConfigLoader.parse("cameras: [unclosed") }
+    }
+
+    @Test func durations() {
+        #expect(DurationParser.parse("500ms") == .milliseconds(500))
+        #expect(DurationParser.parse("5s") == .seconds(5))
+        #expect(DurationParser.parse("2m") == .seconds(120))
+        #expect(DurationParser.parse("1h") == .seconds(3600))
+        #expect(DurationParser.parse("2.5") == .milliseconds(2500))
+        #expect(DurationParser.parse("-1s") == nil)
+        #expect(DurationParser.parse("soon") == nil)
+    }
+
+    @Test func cameraIDs() {
+        #expect(ConfigLoader.isValidCameraID("front-door_2"))
+        #expect(!ConfigLoader.isValidCameraID(""))
+        #expect(!ConfigLoader.isValidCameraID("../etc"))
+        #expect(!ConfigLoader.isValidCameraID(String(repeating: "a", count: 65)))
+    }
+}

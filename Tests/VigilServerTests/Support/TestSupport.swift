@@ -1,0 +1,110 @@
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `vigil` binary built next to the test bundle.
+enum Binaries {
+    static let vigil: String = {
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        let candidate = dir.appendingPathComponent("vigil").path
+        precondition(FileManager.default.isExecutableFile(atPath: candidate), "vigil not built at \(candidate)")
+        return candidate
+    }()
+
+    /// argv for a fake camera as a YAML flow list.
+    static func fakeCameraCommand(_ arguments: [String]) -> String {
+        let argv = [vigil, "fake-camera"] + arguments
+        return "[" + argv.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+    }
+}
+
+struct TimeoutError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Polls `condition` until it holds or `timeout` passes. Used where the
+/// event lives in another process (a state only visible through its API).
+func waitUntil(
+    _ what: String, timeout: Duration = .seconds(20), every interval: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: interval)
+    }
+    throw TimeoutError(description: "timed out after \(timeout) waiting for: \(what)")
+}
+
+/// A fresh temporary directory, removed by `remove()`.
+struct TempDir {
+    let path: String
+
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Process facts read from /proc.
+enum ProcFS {
+    /// Resident set size in bytes.
+    static func rss(pid: pid_t) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// Whether `pid` exists and is not a zombie.
+    static func isRunning(pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
+    }
+
+    /// Whether `pid` exists at all (a zombie counts).
+    static func exists(pid: pid_t) -> Bool {
+        FileManager.default.fileExists(atPath: "/proc/\(pid)")
+    }
+
+    /// The children of `pid` (from /proc/*/stat).
+    static func children(of pid: pid_t) -> [pid_t] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { entry -> pid_t? in
+            guard let child = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == pid ? child : nil
+        }
+    }
+
+    /// Open file descriptors of this process.
+    static func openFileDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    /// PIDs written to a fake camera's --pid-file.
+    static func pids(inFile path: String) -> [pid_t] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { pid_t($0) }
+    }
+}

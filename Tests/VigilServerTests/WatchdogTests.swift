@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import VigilCore
+import VigilSources
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The camera's watchdog and restart policy, with real `vigil fake-camera`
+/// child processes as sources.
+@Suite(.serialized) struct WatchdogTests {
+    let logger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    func makeCamera(_ arguments: [String], staleAfter: Duration = .milliseconds(800)) -> Camera {
+        var config = CameraConfig(
+            id: "cam", source: .exec(ExecConfig(command: [Binaries.vigil, "fake-camera"] + arguments)))
+        config.staleAfter = staleAfter
+        config.restart.initialBackoff = .milliseconds(50)
+        config.restart.maxBackoff = .milliseconds(200)
+        return Camera(config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger)
+    }
+
+    @Test func stalledCameraIsReplacedByANewProcessAndFramesResume() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        let camera = makeCamera(["--fps", "20", "--size", "160x120", "--stall-after", "10", "--pid-file", pidFile])
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+
+        // The first process delivers its 10 frames, then stalls; a frame after
+        // that can only come from a replacement process.
+        _ = try await nextRealFrame(frames) { $0.seq >= 10 }
+        let resumed = try await nextRealFrame(frames, timeout: .seconds(20)) { $0.seq > 10 }
+        #expect(resumed.seq > 10)
+        let pids = ProcFS.pids(inFile: pidFile)
+        #expect(pids.count >= 2)
+        #expect(Set(pids).count == pids.count, "each attempt is a new process")
+        #expect(!ProcFS.exists(pid: pids[0]), "the stalled process was killed and reaped")
+        let state = await camera.state()
+        #expect(state.restarts >= 1)
+        #expect(state.lastError?.contains("stale") == true)
+
+        await camera.shutdown()
+        for pid in ProcFS.pids(inFile: pidFile) {
+            #expect(!ProcFS.exists(pid: pid), "pid \(pid) still exists after shutdown")
+        }
+    }
+
+    @Test func exitedCameraIsRestarted() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        let camera = makeCamera(["--fps", "30", "--size", "160x120", "--exit-after", "5", "--pid-file", pidFile])
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        let later = try await nextRealFrame(frames, timeout: .seconds(20)) { $0.seq > 5 }
+        #expect(later.seq > 5)
+        let state = await camera.state()
+        #expect(state.restarts >= 1)
+        #expect(state.lastError?.contains("exited with status 3") == true, "\(state.lastError ?? "nil")")
+        let pids = ProcFS.pids(inFile: pidFile)
+        #expect(pids.count >= 2 && !ProcFS.exists(pid: pids[0]))
+        await camera.shutdown()
+    }
+
+    @Test func garbageAndTruncatedFramesDoNotStopTheStream() async throws {
+        let camera = makeCamera(
+            ["--fps", "40", "--size", "160x120", "--garbage-after", "5", "--truncate-every", "4"],
+            staleAfter: .seconds(5))
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        var seen = 0
+        while seen < 20 {
+            let frame = try await nextRealFrame(frames) { _ in true }
+            let bytes = frame.jpeg.getBytes(at: frame.jpeg.readerIndex, length: frame.jpeg.readableBytes)!
+            #expect(bytes.prefix(2) == [0xFF, 0xD8] && bytes.suffix(2) == [0xFF, 0xD9])
+            #expect(frame.width == 160 && frame.height == 120)
+            seen += 1
+        }
+        let state = await camera.state()
+        #expect(state.restarts == 0, "garbage must be skipped, not restart the source")
+        #expect(state.phase == .live)
+        await camera.shutdown()
+    }
+
+    @Test func aCameraThatKeepsFailingIsRetriedForeverWithCappedBackoff() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        var config = CameraConfig(
+            id: "cam",
+            source: .exec(
+                ExecConfig(command: [Binaries.vigil, "fake-camera", "--exit-after", "0", "--pid-file", pidFile])))
+        config.restart.initialBackoff = .milliseconds(5)
+        config.restart.maxBackoff = .milliseconds(30)
+        let states = StateRecorder()
+        let camera = Camera(
+            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
+            onChange: states.record)
+        await camera.activate()
+        try await states.wait(timeout: .seconds(60)) { $0.restarts >= 25 }
+        let state = await camera.state()
+        #expect(state.desired == .running)
+        #expect(state.phase == .recovering || state.phase == .starting)
+        #expect(state.lastError?.contains("exited with status 3") == true)
+        await camera.shutdown()
+        let pids = ProcFS.pids(inFile: pidFile)
+        #expect(pids.count >= 25)
+        #expect(pids.allSatisfy { !ProcFS.exists(pid: $0) }, "every failed attempt was reaped")
+    }
+
+    @Test func missingProgramIsReportedAndRetried() async throws {
+        var config = CameraConfig(id: "cam", source: .exec(ExecConfig(command: ["/nonexistent/camera-program"])))
+        config.restart.initialBackoff = .milliseconds(5)
+        config.restart.maxBackoff = .milliseconds(20)
+        let states = StateRecorder()
+        let camera = Camera(
+            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
+            onChange: states.record)
+        await camera.activate()
+        try await states.wait(timeout: .seconds(30)) { $0.restarts >= 3 }
+        let error = await camera.state().lastError ?? ""
+        #expect(error.contains("cannot run /nonexistent/camera-program"), "\(error)")
+        await camera.shutdown()
+    }
+
+    @Test func stopEndsTheProcessAndStartBuildsANewOne() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        let camera = makeCamera(["--fps", "20", "--size", "160x120", "--pid-file", pidFile], staleAfter: .seconds(5))
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        _ = try await nextRealFrame(frames) { _ in true }
+        let stopped = try await camera.stop()
+        #expect(stopped.phase == .stopped && stopped.desired == .stopped)
+        let first = ProcFS.pids(inFile: pidFile)
+        #expect(first.count == 1 && !ProcFS.exists(pid: first[0]))
+        let again = try await camera.stop()
+        #expect(again.phase == .stopped)
+        _ = try await camera.start()
+        _ = try await camera.start()
+        let lastSeq = camera.hub.latest?.seq ?? 0
+        _ = try await nextRealFrame(frames) { $0.seq > lastSeq }
+        #expect(ProcFS.pids(inFile: pidFile).count == 2, "start twice is one new process")
+        #expect(await camera.state().restarts == 0, "a stop/start is not a failure")
+        await camera.shutdown()
+    }
+}
+
+/// Waits for the next real (non-placeholder) frame matching `predicate`.
+func nextRealFrame(
+    _ mailbox: FrameMailbox, timeout: Duration = .seconds(15), where predicate: @escaping @Sendable (Frame) -> Bool
+) async throws -> Frame {
+    try await withThrowingTaskGroup(of: Frame?.self) { group in
+        group.addTask {
+            while let frame = await mailbox.next() {
+                if !frame.isPlaceholder, predicate(frame) { return frame }
+            }
+            return nil
+        }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        let result = try await group.next() ?? nil
+        group.cancelAll()
+        guard let result else { throw TimeoutError(description: "no matching frame within \(timeout)") }
+        return result
+    }
+}
+
+/// Collects a camera's state changes and lets a test await one.
+final class StateRecorder: Sendable {
+    private struct State {
+        var latest: CameraState?
+        var waiters: [(predicate: @Sendable (CameraState) -> Bool, continuation: CheckedContinuation<Void, Never>)] =
+            []
+    }
+
+    private let state = Mutex(State())
+
+    var record: @Sendable (CameraState) -> Void {
+        { [self] camera in
+            let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.latest = camera
+                var ready: [CheckedContinuation<Void, Never>] = []
+                state.waiters.removeAll { waiter in
+                    guard waiter.predicate(camera) else { return false }
+                    ready.append(waiter.continuation)
+                    return true
+                }
+                return ready
+            }
+            ready.forEach { $0.resume() }
+        }
+    }
+
+    func wait(timeout: Duration, until predicate: @escaping @Sendable (CameraState) -> Bool) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let now = self.state.withLock { state -> Bool in
+                        if let latest = state.latest, predicate(latest) { return true }
+                        state.waiters.append((predicate, continuation))
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let met = try await group.next() ?? false
+            group.cancelAll()
+            if !met {
+                // Release the parked waiter so the group can finish.
+                let pending = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                    defer { state.waiters = [] }
+                    return state.waiters.map(\.continuation)
+                }
+                pending.forEach { $0.resume() }
+                throw TimeoutError(description: "state condition not met within \(timeout)")
+            }
+        }
+    }
+}
