@@ -71,7 +71,8 @@ public struct VigilServer: Sendable {
             router: router,
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)]
+                    additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)],
+                    idleTimeout: .milliseconds(Int64(config.server.idleTimeout.seconds * 1000))
                 )),
             configuration: .init(
                 address: .hostname(host, port: config.server.port),

@@ -44,9 +44,29 @@ public final class TestPatternRenderer {
         self.clockFormatter = formatter
     }
 
-    /// Renders frame number `index` stamped with `date`.
-    public func render(index: Int, date: Date = Date()) throws -> ParsedJPEG {
+    /// Renders frame number `index` stamped with `date`. `noise` (0-127) adds
+    /// sensor-like grain, which makes JPEGs as large as real camera frames.
+    public func render(index: Int, date: Date = Date(), noise: Int = 0) throws -> ParsedJPEG {
         canvas.pixels = base.pixels
+        if noise > 0 {
+            // Grain needs speed, not quality: xorshift, seeded per frame.
+            var state = UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15 | 1
+            let amplitude = min(127, noise)
+            canvas.pixels.withUnsafeMutableBufferPointer { pixels in
+                var i = 0
+                while i < pixels.count {
+                    state ^= state << 13
+                    state ^= state >> 7
+                    state ^= state << 17
+                    let bits = state
+                    for shift in stride(from: 0, to: 64, by: 8) where i < pixels.count {
+                        let delta = Int((bits >> UInt64(shift)) & 0xFF) % (2 * amplitude + 1) - amplitude
+                        pixels[i] = UInt8(clamping: Int(pixels[i]) + delta)
+                        i += 1
+                    }
+                }
+            }
+        }
         let box = max(8, height / 6)
         let travel = max(1, width - box)
         let position = index * max(2, width / 120) % (2 * travel)

@@ -23,6 +23,9 @@ struct FakeCamera: ParsableCommand {
     @Option(help: "JPEG quality 1-100.")
     var quality: Int = 80
 
+    @Option(help: "Grain amplitude 0-127 (noisy frames are as large as real camera frames).")
+    var noise: Int = 0
+
     @Option(help: "Distinct frames rendered up front and then repeated.")
     var distinct: Int = 30
 
@@ -46,6 +49,7 @@ struct FakeCamera: ParsableCommand {
         guard parsedSize != nil else { throw ValidationError("--size must look like 640x360") }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
         guard distinct >= 1, distinct <= 1000 else { throw ValidationError("--distinct must be 1...1000") }
+        guard (0...127).contains(noise) else { throw ValidationError("--noise must be 0...127") }
         if let n = truncateEvery, n < 1 { throw ValidationError("--truncate-every must be >= 1") }
     }
 
@@ -74,7 +78,7 @@ struct FakeCamera: ParsableCommand {
         let (width, height) = parsedSize!
         let renderer = try TestPatternRenderer(label: "fake", width: width, height: height, quality: quality)
         let frames: [[UInt8]] = try (0..<distinct).map { index in
-            let jpeg = try renderer.render(index: index)
+            let jpeg = try renderer.render(index: index, noise: noise)
             return jpeg.buffer.getBytes(at: jpeg.buffer.readerIndex, length: jpeg.buffer.readableBytes)!
         }
         let interval = 1 / fps

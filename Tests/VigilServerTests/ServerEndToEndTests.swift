@@ -275,6 +275,33 @@ import VigilCore
         }
     }
 
+    @Test func idleConnectionsAreClosedButStreamsStayOpen() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let config = """
+            server: {idle_timeout: 1s}
+            cameras:
+              cam:
+                source: {kind: testpattern, width: 160, height: 120, fps: 10}
+            """
+        let server = try VigilProcess(config: config, dir: dir)
+        defer { server.stop() }
+        let stream = try MJPEGTestStream(port: server.port, path: "/cameras/cam/stream.mjpg")
+        // A keep-alive connection that sends nothing is closed by the server.
+        let idle = try HTTPConnection(port: server.port, timeout: 10)
+        let start = ContinuousClock.now
+        #expect(try idle.fill() == false, "the server closes the idle connection")
+        #expect(ContinuousClock.now - start < .seconds(8))
+        // The stream, idle on its inbound side all along, still delivers.
+        var frames = 0
+        let until = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < until {
+            _ = try stream.nextPart()
+            frames += 1
+        }
+        #expect(frames >= 5)
+    }
+
     @Test func checkConfigReportsEveryMistake() throws {
         let dir = try TempDir()
         defer { dir.remove() }

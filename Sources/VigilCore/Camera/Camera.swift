@@ -273,6 +273,7 @@ public actor Camera {
             since = Date()
         }
         phase = newPhase
+        hub.isLive = newPhase == .live
         if newPhase == .live {
             logger.info("live")
         }

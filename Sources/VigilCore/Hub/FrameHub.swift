@@ -25,6 +25,8 @@ public final class FrameHub: Sendable {
         var fanout: [any FrameSubscriber] = []
         var viewers = 0
         var finished = false
+        var isLive = false
+        var placeholder: Frame?
         var frameInterval: Double = 0
         var lastPublish: ContinuousClock.Instant?
     }
@@ -66,9 +68,29 @@ public final class FrameHub: Sendable {
 
     /// Sends a placeholder card to the subscribers; it never becomes `latest`.
     public func publishPlaceholder(_ frame: Frame) {
-        let fanout = state.withLock { $0.finished ? [] : $0.fanout }
+        let fanout = state.withLock { state -> [any FrameSubscriber] in
+            state.placeholder = frame
+            return state.finished ? [] : state.fanout
+        }
         for subscriber in fanout {
             subscriber.offer(frame)
+        }
+    }
+
+    /// Mirrors the camera's phase for readers that cannot wait on the camera
+    /// actor (the viewers' event loops): true while the phase is `live`.
+    public var isLive: Bool {
+        get { state.withLock { $0.isLive } }
+        set { state.withLock { $0.isLive = newValue } }
+    }
+
+    /// What a viewer that connects now should see first: the latest frame if
+    /// the camera is live and the frame younger than `maxAge`, otherwise the
+    /// latest placeholder card.
+    public func greeting(maxAge: Duration) -> Frame? {
+        state.withLock { state in
+            if state.isLive, let latest = state.latest, latest.age <= maxAge { return latest }
+            return state.placeholder
         }
     }
 

@@ -1,4 +1,5 @@
 import HTTPTypes
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
@@ -114,6 +115,12 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let hub = environment.hub(camera) else { return }
         mode = .streaming
         self.context = context
+        // From here on the connection is a stream, not an idle keep-alive
+        // connection: Hummingbird's idle timer must not close it. Stalled and
+        // departed viewers are handled here instead.
+        if let state = try? context.pipeline.syncOperations.handler(type: HTTPConnectionStateHandler.self) {
+            context.pipeline.syncOperations.removeHandler(state, promise: nil)
+        }
         self.camera = camera
         if let fps { minInterval = .nanoseconds(Int64(1_000_000_000 / fps)) }
         // Frames are larger than NIO's default 64 KiB high watermark; a higher
@@ -148,8 +155,8 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         environment.logger.debug(
             "mjpeg viewer connected",
             metadata: ["camera": "\(camera)", "remote": "\(context.remoteAddress?.description ?? "?")"])
-        if let latest = hub.latest(maxAge: environment.maxFrameAge(camera)) {
-            offer(latest)
+        if let greeting = hub.greeting(maxAge: environment.maxFrameAge(camera)) {
+            offer(greeting)
         }
     }
 

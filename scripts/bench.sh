@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Vigil benchmarks: framing parser throughput and MJPEG fan-out under load.
+# Usage: scripts/bench.sh            (everything)
+#        BENCH_DURATION=20 scripts/bench.sh
+# Runs release builds. Every client connects to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${BENCH_DURATION:-20}"
+swift build -c release --product vigil
+swift build -c release --product vigil-load
+BIN=.build/release
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== JPEG framing parser (one core, 720p frames of ~120 KB, 64 KiB reads)"
+"$BIN/vigil-load" framing --megabytes 2048 --runs 5
+
+start_server() {
+    cat > "$WORK/vigil.yml" <<YAML
+server:
+  max_clients_per_camera: 1000
+cameras:
+  bench:
+    source:
+      kind: exec
+      command: ["$PWD/$BIN/vigil", fake-camera, --fps, "30", --size, 1280x720, --quality, "85", --noise, "14", --distinct, "30"]
+YAML
+    "$BIN/vigil" serve --config "$WORK/vigil.yml" --port 0 --data-dir "$WORK/data" --log-level notice \
+        2> "$WORK/server.log" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/server.log" | grep -o '[0-9]*$' || true)
+        [ -n "$PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$PORT" ] || { cat "$WORK/server.log"; exit 1; }
+    # wait for the camera to be live
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$PORT/api/v1/cameras/bench" | grep -q '"phase":"live"' && break
+        sleep 0.1
+    done
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+
+echo
+echo "== MJPEG fan-out: 200 clients, 1280x720 at 30 fps (targets: all >= 29.5 fps, <= 0.28 cores, p99 <= 16 ms, peak RSS <= 40 MB)"
+start_server
+"$BIN/vigil-load" fanout --url "http://127.0.0.1:$PORT/cameras/bench/stream.mjpg" \
+    --clients 200 --duration "$DURATION" --server-pid "$SERVER_PID"
+stop_server
+
+echo
+echo "== MJPEG fan-out: 50 clients of which 10 read at 250 kB/s (targets: fast ones unaffected, RSS flat)"
+start_server
+"$BIN/vigil-load" fanout --url "http://127.0.0.1:$PORT/cameras/bench/stream.mjpg" \
+    --clients 50 --slow 10 --duration "$DURATION" --server-pid "$SERVER_PID"
+stop_server
