@@ -1,6 +1,13 @@
 # Vigil: the two commands are `make run` and `make test`.
 SWIFT ?= swift
 PORT ?= 8080
+# Release builds: Swift runtime and Foundation linked in statically (one file
+# to copy to a Pi, nothing else to install), position-independent with packed
+# relative relocations (lld, glibc >= 2.36) so that loading the binary costs
+# little memory. Output: .build-static/release/vigil
+RELEASE_FLAGS = -c release --static-swift-stdlib --scratch-path .build-static \
+	-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
+export RELEASE_FLAGS
 
 .PHONY: deps build run test bench lint format release
 
@@ -21,7 +28,9 @@ test: deps
 	$(SWIFT) test --skip-build --no-parallel
 
 release: deps
-	$(SWIFT) build -c release --product vigil
+	$(SWIFT) build $(RELEASE_FLAGS) --product vigil
+	@echo "built .build-static/release/vigil"
+
 
 ## Benchmarks (framing throughput, MJPEG fan-out load); see README.
 bench: deps

@@ -7,9 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${BENCH_DURATION:-20}"
-swift build -c release --product vigil
-swift build -c release --product vigil-load
-BIN=.build/release
+# Same flags as `make release` (static Swift runtime, PIE with packed relocations).
+RELEASE_FLAGS="${RELEASE_FLAGS:--c release --static-swift-stdlib --scratch-path .build-static -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs}"
+# shellcheck disable=SC2086
+swift build $RELEASE_FLAGS --product vigil
+# shellcheck disable=SC2086
+swift build $RELEASE_FLAGS --product vigil-load
+BIN=.build-static/release
 WORK="$(mktemp -d)"
 SERVER_PID=""
 cleanup() {

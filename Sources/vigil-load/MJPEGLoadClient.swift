@@ -16,7 +16,10 @@ struct ClientStats: Sendable {
 /// any: it walks the chunked encoding and the part headers, skips each JPEG by
 /// its Content-Length and records, when a JPEG's last byte arrives, the time
 /// since the server published it (`X-Timestamp`).
-final class MJPEGLoadHandler: ChannelInboundHandler {
+///
+/// Confined to its channel's event loop; `stats` is read through
+/// `eventLoop.submit`, hence the unchecked conformance.
+final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     private enum HTTPState {

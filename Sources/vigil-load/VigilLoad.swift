@@ -106,7 +106,9 @@ struct Fanout: ParsableCommand {
         let fast = results.filter { !$0.1 }.map(\.0)
         let slowOnes = results.filter { $0.1 }.map(\.0)
         let errors = results.compactMap { $0.0.error }
-        print("clients: \(results.count) (\(slowOnes.count) slow at \(slowRate) B/s), measured \(String(format: "%.1f", window)) s, connected in \(String(format: "%.2f", connectSeconds)) s")
+        print(
+            "clients: \(results.count) (\(slowOnes.count) slow at \(slowRate) B/s), measured \(String(format: "%.1f", window)) s, connected in \(String(format: "%.2f", connectSeconds)) s"
+        )
         for (name, group) in [("fast", fast), ("slow", slowOnes)] where !group.isEmpty {
             let rates = group.map(fps).sorted()
             let latencies = group.flatMap(\.latencies).sorted()
@@ -180,7 +182,8 @@ struct Framing: ParsableCommand {
         rates.sort()
         print(
             String(
-                format: "framing: %.2f GB/s median (min %.2f, max %.2f) over %d runs of %d MB, %d KB frames, %d B reads",
+                format:
+                    "framing: %.2f GB/s median (min %.2f, max %.2f) over %d runs of %d MB, %d KB frames, %d B reads",
                 rates[rates.count / 2], rates.first!, rates.last!, runs, stream.count * repeats / 1_000_000,
                 stream.count / 30 / 1000, chunk))
     }
