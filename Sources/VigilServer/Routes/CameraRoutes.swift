@@ -16,20 +16,10 @@ struct CameraRoutes {
             JSON.response(await try camera(context).state())
         }
         router.post("/api/v1/cameras/:id/start") { _, context in
-            let camera = try camera(context)
-            do {
-                return JSON.response(try await camera.start())
-            } catch {
-                throw APIError(.internalServerError, "store_failed", "could not save the desired state: \(error)")
-            }
+            try await changeDesired(context) { try await $0.start() }
         }
         router.post("/api/v1/cameras/:id/stop") { _, context in
-            let camera = try camera(context)
-            do {
-                return JSON.response(try await camera.stop())
-            } catch {
-                throw APIError(.internalServerError, "store_failed", "could not save the desired state: \(error)")
-            }
+            try await changeDesired(context) { try await $0.stop() }
         }
         router.get("/cameras/:id/snapshot.jpg") { request, context in
             let camera = try camera(context)
@@ -77,6 +67,18 @@ struct CameraRoutes {
                 throw error
             }
             throw APIError(.serviceUnavailable, "unavailable", "the stream of camera '\(camera.id)' is shutting down")
+        }
+    }
+
+    /// Runs a start or stop and answers the new state.
+    private func changeDesired<Context: RequestContext>(
+        _ context: Context, _ change: (Camera) async throws -> CameraState
+    ) async throws -> Response {
+        let camera = try camera(context)
+        do {
+            return JSON.response(try await change(camera))
+        } catch {
+            throw APIError(.internalServerError, "store_failed", "could not save the desired state: \(error)")
         }
     }
 
