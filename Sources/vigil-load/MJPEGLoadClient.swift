@@ -24,6 +24,8 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private enum HTTPState {
         case head
+        /// A body delimited by the connection's end: all bytes are the stream.
+        case raw
         case chunkSize
         case chunkData(remaining: Int)
         case chunkEnd(remaining: Int)
@@ -85,8 +87,11 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                         stats.error = String(head.prefix(while: { $0 != "\r" }))
                         return
                     }
-                    http = .chunkSize
+                    http = head.lowercased().contains("transfer-encoding: chunked") ? .chunkSize : .raw
                 }
+            case .raw:
+                consumeBody(UnsafeRawBufferPointer(rebasing: bytes[index...]))
+                index = bytes.count
             case .chunkSize:
                 let byte = bytes[index]
                 index += 1

@@ -42,6 +42,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let environment: Environment
     private var mode = Mode.passthrough
     private var context: ChannelHandlerContext?
+    private var writer: RawStreamWriter?
     private var fanout: StreamFanout?
     private var camera = ""
     private var pending: Frame?
@@ -51,6 +52,17 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var timer: Scheduled<Void>?
     private var sent = 0
     private var dropped = 0
+
+    /// Status line, headers and the first boundary of every stream response.
+    static let responseHead = ByteBuffer(
+        string: "HTTP/1.1 200 OK\r\n"
+            + "Content-Type: \(MJPEGPart.contentType)\r\n"
+            + "Cache-Control: no-cache, no-store, must-revalidate\r\n"
+            + "Pragma: no-cache\r\n"
+            + "X-Accel-Buffering: no\r\n"
+            + "Connection: close\r\n"
+            + "\r\n"
+            + String(decoding: MJPEGPart.preamble, as: UTF8.self))
 
     init(environment: Environment) {
         self.environment = environment
@@ -138,14 +150,19 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.channel.setOption(
             ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer)
         ).whenFailure { _ in }
-        var head = HTTPResponse(status: .ok)
-        head.headerFields[.contentType] = MJPEGPart.contentType
-        head.headerFields[.cacheControl] = "no-cache, no-store, must-revalidate"
-        head.headerFields[HTTPField.Name("Pragma")!] = "no-cache"
-        head.headerFields[HTTPField.Name("X-Accel-Buffering")!] = "no"
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(
-            wrapOutboundOut(.body(ByteBuffer(bytes: MJPEGPart.preamble))), promise: nil)
+        // The response is written as raw bytes below the HTTP codec: with
+        // `Connection: close` and no length the body is simply the multipart
+        // stream (valid for HTTP/1.0 and 1.1 clients), so each frame is one
+        // write of the shared part buffer, with no per-viewer encoding.
+        let writer = RawStreamWriter()
+        do {
+            try context.pipeline.syncOperations.addHandler(writer, position: .first)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        self.writer = writer
+        writer.writeAndFlush(Self.responseHead, promise: nil)
         let fanout = environment.fanouts.fanout(for: hub, on: context.eventLoop)
         guard fanout.add(self) else {
             close()
@@ -168,6 +185,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         pending = nil
         fanout?.remove(self)
         fanout = nil
+        writer = nil
         environment.logger.debug(
             "mjpeg viewer left", metadata: ["camera": "\(camera)", "sent": "\(sent)", "dropped": "\(dropped)"])
         context = nil
@@ -220,7 +238,8 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         lastSent = .now()
         sent += 1
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.body(frame.mjpegPart)), promise: promise)
+        guard let writer else { return }
+        writer.writeAndFlush(frame.mjpegPart, promise: promise)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         promise.futureResult.whenComplete { result in
             let handler = handler.value
@@ -239,5 +258,30 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, mode == .streaming else { return }
         stopStreaming()
         context.close(promise: nil)
+    }
+}
+
+/// Writes raw bytes straight to the socket from the front of the pipeline,
+/// below the HTTP codec. Added only to connections that became streams.
+final class RawStreamWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func writeAndFlush(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
     }
 }

@@ -86,6 +86,19 @@ final class HTTPConnection {
         return out
     }
 
+    /// Whether data arrives within `milliseconds` (or is already buffered).
+    func waitReadable(milliseconds: Int32) -> Bool {
+        if !buffer.isEmpty { return true }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, milliseconds) > 0
+    }
+
+    /// Removes and returns the bytes received but not yet consumed.
+    func takeBuffered() -> [UInt8] {
+        defer { buffer = [] }
+        return buffer
+    }
+
     func readToEnd() throws -> [UInt8] {
         while try fill() {}
         defer { buffer = [] }
@@ -188,6 +201,8 @@ final class MJPEGTestStream {
     let headers: [String: String]
     private var body: [UInt8] = []
     private var boundary = ""
+    /// Whether the body is chunked; otherwise it runs until the connection closes.
+    private var chunked = false
 
     init(port: Int, path: String, receiveBuffer: Int? = nil) throws {
         connection = try HTTPConnection(port: port, receiveBuffer: receiveBuffer)
@@ -198,16 +213,24 @@ final class MJPEGTestStream {
             let range = type.range(of: "boundary=")
         else { throw HTTPTestError(description: "not multipart: \(headers)") }
         boundary = String(type[range.upperBound...])
-        guard headers["transfer-encoding"]?.lowercased() == "chunked" else {
-            throw HTTPTestError(description: "expected a chunked body")
-        }
+        chunked = headers["transfer-encoding"]?.lowercased() == "chunked"
         try expect(Array("--\(boundary)\r\n".utf8))
     }
 
     private func need(_ count: Int) throws {
         while body.count < count {
-            guard let chunk = try connection.readChunk() else { throw HTTPTestError(description: "stream ended") }
-            body += chunk
+            if chunked {
+                guard let chunk = try connection.readChunk() else {
+                    throw HTTPTestError(description: "stream ended")
+                }
+                body += chunk
+            } else {
+                body += connection.takeBuffered()
+                if body.count < count, try !connection.fill() {
+                    throw HTTPTestError(description: "stream ended")
+                }
+                body += connection.takeBuffered()
+            }
         }
     }
 
@@ -252,6 +275,11 @@ final class MJPEGTestStream {
         let jpeg = Array(body[..<length])
         body.removeFirst(length)
         let trailer = Array("\r\n--\(boundary)\r\n".utf8)
+        // The next boundary must come with the frame, not with the next frame.
+        if body.count < trailer.count, !chunked, connection.waitReadable(milliseconds: 30) {
+            body += connection.takeBuffered()
+            if try connection.fill() { body += connection.takeBuffered() }
+        }
         let atOnce = body.count >= trailer.count
         try expect(trailer)
         return Part(headers: headers, jpeg: jpeg, boundaryFollowedAtOnce: atOnce)
