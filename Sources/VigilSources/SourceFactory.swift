@@ -11,6 +11,8 @@ public enum SourceFactory {
             return { TestPatternSource(camera: id, config: config) }
         case .exec(let config):
             return { ExecSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+        case .mjpeg(let config):
+            return { MJPEGSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
         }
     }
 }

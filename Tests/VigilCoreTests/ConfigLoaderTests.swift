@@ -87,6 +87,36 @@ import VigilCore
         }
     }
 
+    @Test func readsMJPEGSourcesAndRejectsBadURLs() throws {
+        let config = try ConfigLoader.parse(
+            """
+            cameras:
+              lobby:
+                source: {kind: mjpeg, url: "http://10.0.0.7:8081/stream", username: view, password: secret, connect_timeout: 3s}
+            """)
+        guard case .mjpeg(let mjpeg) = config.cameras[0].source else {
+            Issue.record("lobby should be mjpeg")
+            return
+        }
+        #expect(mjpeg.url == "http://10.0.0.7:8081/stream")
+        #expect(mjpeg.username == "view" && mjpeg.password == "secret")
+        #expect(mjpeg.connectTimeout == .seconds(3))
+        do {
+            _ = try ConfigLoader.parse(
+                """
+                cameras:
+                  a: {source: {kind: mjpeg, url: "https://cam/stream"}}
+                  b: {source: {kind: mjpeg}}
+                  c: {source: {kind: mjpeg, url: "not a url at all"}}
+                """)
+            Issue.record("expected errors")
+        } catch let errors as ConfigErrors {
+            #expect(
+                errors.issues.map(\.path) == ["cameras.a.source.url", "cameras.b.source.url", "cameras.c.source.url"])
+            #expect(errors.description.contains("only http:// URLs are supported"))
+        }
+    }
+
     @Test func invalidYAMLIsReported() {
         #expect(throws: ConfigErrors.self) { try ConfigLoader.parse("cameras: [unclosed") }
     }

@@ -286,6 +286,37 @@ public enum ConfigLoader {
                 var config = ExecConfig(command: command)
                 config.stopGrace = grace
                 return .exec(config)
+            case "mjpeg":
+                var url: String?
+                var config = MJPEGConfig(url: "")
+                for (key, value) in pairs where key != "kind" {
+                    let keyPath = join(path, key)
+                    switch key {
+                    case "url":
+                        guard let text = string(value, keyPath) else { continue }
+                        if let problem = Self.problemWithHTTPURL(text) {
+                            fail(keyPath, problem)
+                        } else {
+                            url = text
+                        }
+                    case "username": config.username = string(value, keyPath)
+                    case "password": config.password = string(value, keyPath)
+                    case "connect_timeout":
+                        if let d = duration(value, keyPath, min: .milliseconds(10)) { config.connectTimeout = d }
+                    default:
+                        fail(
+                            keyPath,
+                            "unknown key (expected one of: kind, url, username, password, connect_timeout)")
+                    }
+                }
+                guard let url else {
+                    if !pairs.contains(where: { $0.0 == "url" }) {
+                        fail(join(path, "url"), "missing (the stream's http:// URL)")
+                    }
+                    return nil
+                }
+                config.url = url
+                return .mjpeg(config)
             default:
                 if !kind.isEmpty {
                     fail(
@@ -294,6 +325,17 @@ public enum ConfigLoader {
                 }
                 return nil
             }
+        }
+
+        static func problemWithHTTPURL(_ text: String) -> String? {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else {
+                return "not a URL: \(text)"
+            }
+            guard scheme == "http" else {
+                return "only http:// URLs are supported (got \(scheme)://)"
+            }
+            guard let host = url.host, !host.isEmpty else { return "the URL has no host" }
+            return nil
         }
 
         func join(_ path: String, _ key: String) -> String {

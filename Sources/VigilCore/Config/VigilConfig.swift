@@ -53,16 +53,32 @@ public struct CameraConfig: Sendable, Equatable {
 public enum SourceConfig: Sendable, Equatable {
     case testPattern(TestPatternConfig)
     case exec(ExecConfig)
+    case mjpeg(MJPEGConfig)
 
     /// The `kind` name used in the config file.
     public var kind: String {
         switch self {
         case .testPattern: return "testpattern"
         case .exec: return "exec"
+        case .mjpeg: return "mjpeg"
         }
     }
 
-    public static let kinds = ["testpattern", "exec"]
+    public static let kinds = ["testpattern", "exec", "mjpeg"]
+}
+
+/// `kind: mjpeg`: an HTTP `multipart/x-mixed-replace` stream.
+public struct MJPEGConfig: Sendable, Equatable {
+    /// `http://host[:port]/path`; credentials may also be given in the URL.
+    public var url: String
+    public var username: String?
+    public var password: String?
+    /// Giving up on a connection attempt after this long.
+    public var connectTimeout: Duration = .seconds(5)
+
+    public init(url: String) {
+        self.url = url
+    }
 }
 
 /// `kind: testpattern`.

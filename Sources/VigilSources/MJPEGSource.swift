@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import VigilCore
+
+/// `kind: mjpeg`: pulls an HTTP `multipart/x-mixed-replace` stream (IP
+/// cameras, µStreamer, mjpg-streamer, another Vigil).
+///
+/// One source object is one connection: it is opened in `run` and closed
+/// when `run` returns or the task is cancelled, and never reused. The body
+/// goes through the JPEG framing parser, which finds frames by their JPEG
+/// structure: part headers (with or without Content-Length, any boundary
+/// style, LF-only line ends) are skipped as bytes between frames, and chunked
+/// transfer encoding is undone by NIO's HTTP decoder before that.
+public struct MJPEGSource: FrameSource {
+    public let camera: String
+    public let config: MJPEGConfig
+    public let maxFrameBytes: Int
+    public let logger: Logger
+
+    public init(camera: String, config: MJPEGConfig, maxFrameBytes: Int, logger: Logger) {
+        self.camera = camera
+        self.config = config
+        self.maxFrameBytes = maxFrameBytes
+        var logger = logger
+        logger[metadataKey: "camera"] = "\(camera)"
+        self.logger = logger
+    }
+
+    public func run(into sink: FrameSink) async throws {
+        guard let url = URL(string: config.url), let host = url.host else {
+            throw SourceEnded("bad url: \(config.url)")
+        }
+        let port = url.port ?? 80
+        var target = url.path(percentEncoded: true)
+        if target.isEmpty { target = "/" }
+        if let query = url.query(percentEncoded: true) { target += "?" + query }
+        let user = config.username ?? url.user(percentEncoded: false)
+        let password = config.password ?? url.password(percentEncoded: false) ?? ""
+
+        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.nanoseconds(Int64(config.connectTimeout.seconds * 1e9)))
+                .connect(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                            wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw SourceEnded("cannot connect to \(host):\(port): \(Self.describe(error))")
+        }
+        let maxFrameBytes = self.maxFrameBytes
+        try await channel.executeThenClose { inbound, outbound in
+            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
+            head.headers.add(name: "Host", value: port == 80 ? host : "\(host):\(port)")
+            head.headers.add(name: "User-Agent", value: "Vigil")
+            head.headers.add(name: "Accept", value: "multipart/x-mixed-replace, */*")
+            if let user {
+                let credentials = Data("\(user):\(password)".utf8).base64EncodedString()
+                head.headers.add(name: "Authorization", value: "Basic \(credentials)")
+            }
+            try await outbound.write(.head(head))
+            try await outbound.write(.end(nil))
+            var parser = JPEGFrameParser(maxFrameBytes: maxFrameBytes)
+            for try await part in inbound {
+                switch part {
+                case .head(let response):
+                    guard response.status == .ok else {
+                        throw SourceEnded("\(response.status.code) from upstream (\(response.status.reasonPhrase))")
+                    }
+                    let type = response.headers.first(name: "content-type") ?? "no content type"
+                    guard type.lowercased().hasPrefix("multipart/") else {
+                        throw SourceEnded("not an MJPEG stream: \(type)")
+                    }
+                case .body(let buffer):
+                    parser.feed(buffer) { sink.deliver($0) }
+                case .end:
+                    throw SourceEnded("upstream ended the stream (\(Self.describe(parser.statistics)))")
+                }
+            }
+            throw SourceEnded("upstream closed the connection (\(Self.describe(parser.statistics)))")
+        }
+    }
+
+    static func describe(_ statistics: JPEGFrameParser.Statistics) -> String {
+        "frames \(statistics.frames), truncated \(statistics.truncated), oversize \(statistics.oversize)"
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode))
+        }
+        if error is ChannelError, case ChannelError.connectTimeout = error {
+            return "timed out"
+        }
+        return "\(error)"
+    }
+}
