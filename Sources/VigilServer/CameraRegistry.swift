@@ -7,14 +7,19 @@ public final class CameraRegistry: Sendable {
     public let cameras: [Camera]
     private let byID: [String: Camera]
     public let versions: VersionClock
+    /// The inboxes of `push` cameras, by camera id.
+    public let inboxes: [String: PushInbox]
 
     public init(config: VigilConfig, store: Store?, logger: Logger) {
         let versions = VersionClock()
         var cameras: [Camera] = []
+        var inboxes: [String: PushInbox] = [:]
         for cameraConfig in config.cameras {
+            let inbox = PushInbox()
+            if case .push = cameraConfig.source { inboxes[cameraConfig.id] = inbox }
             let camera = Camera(
                 config: cameraConfig,
-                makeSource: SourceFactory.make(for: cameraConfig, logger: logger),
+                makeSource: SourceFactory.make(for: cameraConfig, logger: logger, inbox: inbox),
                 store: store,
                 versions: versions,
                 logger: logger
@@ -22,6 +27,7 @@ public final class CameraRegistry: Sendable {
             cameras.append(camera)
         }
         self.cameras = cameras
+        self.inboxes = inboxes
         self.versions = versions
         self.byID = Dictionary(uniqueKeysWithValues: cameras.map { ($0.id, $0) })
     }

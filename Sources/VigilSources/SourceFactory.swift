@@ -3,7 +3,10 @@ import VigilCore
 
 /// Builds the source object for one attempt of a camera, from its config.
 public enum SourceFactory {
-    public static func make(for camera: CameraConfig, logger: Logger) -> FrameSourceFactory {
+    /// `inbox` is the camera's push inbox (used by `kind: push` only).
+    public static func make(for camera: CameraConfig, logger: Logger, inbox: PushInbox = PushInbox())
+        -> FrameSourceFactory
+    {
         let id = camera.id
         let maxFrameBytes = camera.maxFrameBytes
         switch camera.source {
@@ -13,6 +16,8 @@ public enum SourceFactory {
             return { ExecSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
         case .mjpeg(let config):
             return { MJPEGSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+        case .push:
+            return { PushSource(inbox: inbox) }
         }
     }
 }

@@ -241,15 +241,27 @@ public actor Camera {
             group.addTask {
                 let tick = min(Duration.milliseconds(100), staleAfter / 10)
                 var live = false
+                var staleSince: ContinuousClock.Instant?
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: tick) } catch { return nil }
-                    if !live, sink.firstFrameAt != nil {
+                    let lastFrame = sink.lastFrameAt
+                    if let since = staleSince, lastFrame > since {
+                        // Frames are back (a source that is not restarted when stale).
+                        staleSince = nil
+                        live = false
+                    }
+                    if !live, staleSince == nil, sink.firstFrameAt != nil {
                         live = true
                         await onEvent(.live)
                     }
-                    let age = ContinuousClock.now - sink.lastFrameAt
-                    if age > staleAfter {
+                    let age = ContinuousClock.now - lastFrame
+                    if age > staleAfter, staleSince == nil {
                         await onEvent(.stale(age))
+                        guard source.restartsWhenStale else {
+                            staleSince = lastFrame
+                            live = false
+                            continue
+                        }
                         return .stale(age)
                     }
                 }

@@ -10,6 +10,15 @@ public protocol FrameSource: Sendable {
     /// handing each complete frame to `sink`. Everything the source opened is
     /// closed (and every child reaped) before it returns or throws.
     func run(into sink: FrameSink) async throws
+
+    /// Whether a source that delivers no frame for `stale_after` is torn down
+    /// and replaced. True for everything that connects somewhere; a push
+    /// source has nothing to reconnect, so it is only reported stale.
+    var restartsWhenStale: Bool { get }
+}
+
+extension FrameSource {
+    public var restartsWhenStale: Bool { true }
 }
 
 /// Builds a fresh `FrameSource` for each attempt.
@@ -41,14 +50,15 @@ public final class FrameSink: Sendable {
     }
 
     /// Publishes one frame.
-    public func deliver(_ jpeg: ParsedJPEG) {
+    @discardableResult
+    public func deliver(_ jpeg: ParsedJPEG) -> Frame {
         let now = ContinuousClock.now
         state.withLock { state in
             state.lastFrameAt = now
             if state.firstFrameAt == nil { state.firstFrameAt = now }
             state.frames += 1
         }
-        hub.publish(jpeg, capturedAt: now)
+        return hub.publish(jpeg, capturedAt: now)
     }
 
     /// When the last frame arrived (or the attempt started).

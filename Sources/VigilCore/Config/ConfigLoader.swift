@@ -286,6 +286,11 @@ public enum ConfigLoader {
                 var config = ExecConfig(command: command)
                 config.stopGrace = grace
                 return .exec(config)
+            case "push":
+                for (key, _) in pairs where key != "kind" {
+                    fail(join(path, key), "unknown key (a push source has only `kind`)")
+                }
+                return .push
             case "mjpeg":
                 var url: String?
                 var config = MJPEGConfig(url: "")

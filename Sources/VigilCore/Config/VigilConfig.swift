@@ -54,6 +54,7 @@ public enum SourceConfig: Sendable, Equatable {
     case testPattern(TestPatternConfig)
     case exec(ExecConfig)
     case mjpeg(MJPEGConfig)
+    case push
 
     /// The `kind` name used in the config file.
     public var kind: String {
@@ -61,10 +62,11 @@ public enum SourceConfig: Sendable, Equatable {
         case .testPattern: return "testpattern"
         case .exec: return "exec"
         case .mjpeg: return "mjpeg"
+        case .push: return "push"
         }
     }
 
-    public static let kinds = ["testpattern", "exec", "mjpeg"]
+    public static let kinds = ["testpattern", "exec", "mjpeg", "push"]
 }
 
 /// `kind: mjpeg`: an HTTP `multipart/x-mixed-replace` stream.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import VigilCore
 
 /// The camera routes of API v1, the snapshot and the stream's error answers.
@@ -20,6 +21,31 @@ struct CameraRoutes {
         }
         router.post("/api/v1/cameras/:id/stop") { _, context in
             try await changeDesired(context) { try await $0.stop() }
+        }
+        router.post("/api/v1/cameras/:id/frames") { request, context -> Response in
+            let camera = try camera(context)
+            guard let inbox = registry.inboxes[camera.id] else {
+                throw APIError(
+                    .conflict, "not_push_camera",
+                    "camera '\(camera.id)' reads from its \(camera.config.source.kind) source; frames can be pushed only to a push camera"
+                )
+            }
+            let limit = camera.config.maxFrameBytes
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: limit)
+            } catch {
+                throw APIError(.contentTooLarge, "too_large", "a frame may be at most \(limit) bytes")
+            }
+            guard let jpeg = Self.singleJPEG(body, limit: limit) else {
+                throw APIError(
+                    .badRequest, "invalid_jpeg", "the body must be exactly one complete JPEG (SOI to EOI)")
+            }
+            guard let frame = inbox.deliver(jpeg) else {
+                throw APIError(.conflict, "not_running", "camera '\(camera.id)' is stopped")
+            }
+            return JSON.response(
+                PushedFrame(seq: frame.seq, width: frame.width, height: frame.height, bytes: frame.jpeg.readableBytes))
         }
         router.get("/cameras/:id/snapshot.jpg") { request, context in
             let camera = try camera(context)
@@ -70,6 +96,17 @@ struct CameraRoutes {
         }
     }
 
+    /// The body as a JPEG if it is exactly one complete JPEG.
+    static func singleJPEG(_ body: ByteBuffer, limit: Int) -> ParsedJPEG? {
+        var parser = JPEGFrameParser(maxFrameBytes: limit)
+        var frames: [ParsedJPEG] = []
+        parser.feed(body) { frames.append($0) }
+        guard frames.count == 1, frames[0].buffer.readableBytes == body.readableBytes,
+            frames[0].width > 0, frames[0].height > 0
+        else { return nil }
+        return frames[0]
+    }
+
     /// Runs a start or stop and answers the new state.
     private func changeDesired<Context: RequestContext>(
         _ context: Context, _ change: (Camera) async throws -> CameraState
@@ -89,4 +126,12 @@ struct CameraRoutes {
         }
         return camera
     }
+}
+
+/// The answer to a pushed frame.
+struct PushedFrame: Codable {
+    var seq: UInt64
+    var width: Int
+    var height: Int
+    var bytes: Int
 }

@@ -44,7 +44,10 @@ final class HTTPConnection {
     deinit { close(fd) }
 
     func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+        try send(bytes: Array(text.utf8))
+    }
+
+    func send(bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes {
@@ -160,10 +163,14 @@ struct HTTPTestResponse {
 
 enum HTTPTestClient {
     /// One request with `Connection: close`; reads the whole response.
-    static func request(port: Int, _ method: String = "GET", _ path: String) throws -> HTTPTestResponse {
+    static func request(
+        port: Int, _ method: String = "GET", _ path: String, body: [UInt8] = [], contentType: String = "image/jpeg"
+    ) throws -> HTTPTestResponse {
         let connection = try HTTPConnection(port: port)
         try connection.send(
-            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n"
+        )
+        if !body.isEmpty { try connection.send(bytes: body) }
         let (status, headers) = try connection.readHead()
         var body: [UInt8] = []
         if headers["transfer-encoding"]?.lowercased() == "chunked" {
