@@ -16,6 +16,8 @@ public enum SourceFactory {
             return { ExecSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
         case .mjpeg(let config):
             return { MJPEGSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+        case .websocket(let config):
+            return { WebSocketSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
         case .push:
             return { PushSource(inbox: inbox) }
         }

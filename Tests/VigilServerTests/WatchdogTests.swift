@@ -135,6 +135,59 @@ import VigilSources
         await camera.shutdown()
     }
 
+    @Test func killedCameraProcessIsReplacedAndNothingLeaks() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        let camera = makeCamera(
+            ["--fps", "30", "--size", "160x120", "--pid-file", pidFile], staleAfter: .seconds(2))
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        _ = try await nextRealFrame(frames) { $0.seq >= 3 }
+        let descriptors = ProcFS.openFileDescriptors()
+        let children = ProcFS.children(of: getpid())
+        let first = ProcFS.pids(inFile: pidFile)
+        #expect(first.count == 1 && children.contains(first[0]))
+        kill(first[0], SIGKILL)
+        let before = try await nextRealFrame(frames) { _ in true }
+        let after = try await nextRealFrame(frames, timeout: .seconds(15)) { $0.seq > before.seq + 1 }
+        #expect(after.capturedAt - before.capturedAt <= .seconds(2) + .seconds(2))
+        let pids = ProcFS.pids(inFile: pidFile)
+        #expect(pids.count == 2 && !ProcFS.exists(pid: first[0]), "killed child reaped, a new one started")
+        #expect(ProcFS.children(of: getpid()).count == children.count)
+        #expect(ProcFS.openFileDescriptors() <= descriptors)
+        #expect(await camera.state().lastError?.contains("killed by signal 9") == true)
+        await camera.shutdown()
+    }
+
+    @Test func hundredExecResetCyclesLeaveNothingBehind() async throws {
+        func cycle(_ restarts: Int) async throws {
+            var config = CameraConfig(
+                id: "cam",
+                source: .exec(
+                    ExecConfig(command: [Binaries.vigil, "fake-camera", "--size", "64x48", "--exit-after", "1"])))
+            config.restart.initialBackoff = .milliseconds(1)
+            config.restart.maxBackoff = .milliseconds(2)
+            let states = StateRecorder()
+            let camera = Camera(
+                config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
+                onChange: states.record)
+            await camera.activate()
+            try await states.wait(timeout: .seconds(120)) { $0.restarts >= restarts }
+            await camera.shutdown()
+        }
+        // A first short run initialises what lives for the whole process.
+        try await cycle(2)
+        let descriptors = ProcFS.openFileDescriptors()
+        let rss = ProcFS.rss(pid: getpid()) ?? 0
+        try await cycle(100)
+        #expect(ProcFS.openFileDescriptors() <= descriptors, "descriptors before: \(descriptors)")
+        #expect(ProcFS.children(of: getpid()).isEmpty, "no child process left")
+        let grown = (ProcFS.rss(pid: getpid()) ?? 0) - rss
+        #expect(grown < 4 * 1024 * 1024, "RSS grew by \(grown) bytes over 100 process restarts")
+    }
+
     @Test func stopEndsTheProcessAndStartBuildsANewOne() async throws {
         let dir = try TempDir()
         defer { dir.remove() }

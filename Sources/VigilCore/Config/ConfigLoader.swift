@@ -286,6 +286,28 @@ public enum ConfigLoader {
                 var config = ExecConfig(command: command)
                 config.stopGrace = grace
                 return .exec(config)
+            case "websocket":
+                var url: String?
+                for (key, value) in pairs where key != "kind" {
+                    let keyPath = join(path, key)
+                    switch key {
+                    case "url":
+                        guard let text = string(value, keyPath) else { continue }
+                        if let problem = Self.problemWithURL(text, schemes: ["ws", "wss"]) {
+                            fail(keyPath, problem)
+                        } else {
+                            url = text
+                        }
+                    default: fail(keyPath, "unknown key (expected one of: kind, url)")
+                    }
+                }
+                guard let url else {
+                    if !pairs.contains(where: { $0.0 == "url" }) {
+                        fail(join(path, "url"), "missing (the ws:// URL)")
+                    }
+                    return nil
+                }
+                return .websocket(WebSocketSourceConfig(url: url))
             case "push":
                 for (key, _) in pairs where key != "kind" {
                     fail(join(path, key), "unknown key (a push source has only `kind`)")
@@ -333,11 +355,16 @@ public enum ConfigLoader {
         }
 
         static func problemWithHTTPURL(_ text: String) -> String? {
+            problemWithURL(text, schemes: ["http"])
+        }
+
+        static func problemWithURL(_ text: String, schemes: [String]) -> String? {
             guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else {
                 return "not a URL: \(text)"
             }
-            guard scheme == "http" else {
-                return "only http:// URLs are supported (got \(scheme)://)"
+            guard schemes.contains(scheme) else {
+                let allowed = schemes.map { "\($0)://" }.joined(separator: " or ")
+                return "only \(allowed) URLs are supported (got \(scheme)://)"
             }
             guard let host = url.host, !host.isEmpty else { return "the URL has no host" }
             return nil

@@ -54,6 +54,7 @@ public enum SourceConfig: Sendable, Equatable {
     case testPattern(TestPatternConfig)
     case exec(ExecConfig)
     case mjpeg(MJPEGConfig)
+    case websocket(WebSocketSourceConfig)
     case push
 
     /// The `kind` name used in the config file.
@@ -62,11 +63,22 @@ public enum SourceConfig: Sendable, Equatable {
         case .testPattern: return "testpattern"
         case .exec: return "exec"
         case .mjpeg: return "mjpeg"
+        case .websocket: return "websocket"
         case .push: return "push"
         }
     }
 
-    public static let kinds = ["testpattern", "exec", "mjpeg", "push"]
+    public static let kinds = ["testpattern", "exec", "mjpeg", "websocket", "push"]
+}
+
+/// `kind: websocket`: a WebSocket sending one JPEG per binary message.
+public struct WebSocketSourceConfig: Sendable, Equatable {
+    /// `ws://` or `wss://` URL, e.g. another Vigil's `/cameras/{id}/live`.
+    public var url: String
+
+    public init(url: String) {
+        self.url = url
+    }
 }
 
 /// `kind: mjpeg`: an HTTP `multipart/x-mixed-replace` stream.

@@ -326,3 +326,18 @@ public struct JPEGFrameParser: Sendable {
         emit(ParsedJPEG(buffer: buffer, width: width, height: height))
     }
 }
+
+extension JPEGFrameParser {
+    /// `buffer` as a frame if it holds exactly one complete JPEG of at most
+    /// `maxFrameBytes` (a pushed frame, a WebSocket message), else nil.
+    public static func single(_ buffer: ByteBuffer, maxFrameBytes: Int) -> ParsedJPEG? {
+        guard buffer.readableBytes <= maxFrameBytes else { return nil }
+        var parser = JPEGFrameParser(maxFrameBytes: maxFrameBytes)
+        var frames: [ParsedJPEG] = []
+        parser.feed(buffer) { frames.append($0) }
+        guard frames.count == 1, frames[0].buffer.readableBytes == buffer.readableBytes,
+            frames[0].width > 0, frames[0].height > 0
+        else { return nil }
+        return frames[0]
+    }
+}

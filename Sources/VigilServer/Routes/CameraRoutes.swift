@@ -37,7 +37,7 @@ struct CameraRoutes {
             } catch {
                 throw APIError(.contentTooLarge, "too_large", "a frame may be at most \(limit) bytes")
             }
-            guard let jpeg = Self.singleJPEG(body, limit: limit) else {
+            guard let jpeg = JPEGFrameParser.single(body, maxFrameBytes: limit) else {
                 throw APIError(
                     .badRequest, "invalid_jpeg", "the body must be exactly one complete JPEG (SOI to EOI)")
             }
@@ -94,17 +94,6 @@ struct CameraRoutes {
             }
             throw APIError(.serviceUnavailable, "unavailable", "the stream of camera '\(camera.id)' is shutting down")
         }
-    }
-
-    /// The body as a JPEG if it is exactly one complete JPEG.
-    static func singleJPEG(_ body: ByteBuffer, limit: Int) -> ParsedJPEG? {
-        var parser = JPEGFrameParser(maxFrameBytes: limit)
-        var frames: [ParsedJPEG] = []
-        parser.feed(body) { frames.append($0) }
-        guard frames.count == 1, frames[0].buffer.readableBytes == body.readableBytes,
-            frames[0].width > 0, frames[0].height > 0
-        else { return nil }
-        return frames[0]
     }
 
     /// Runs a start or stop and answers the new state.

@@ -1,0 +1,57 @@
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import Synchronization
+import VigilCore
+
+/// `kind: websocket`: a WebSocket that sends one JPEG per binary message
+/// (another Vigil's `/cameras/{id}/live`). Text messages are ignored.
+///
+/// Each attempt builds a new client and connection; a message that is not
+/// exactly one JPEG is skipped and counted; a message over `max_frame_bytes`
+/// ends the connection (the next attempt starts fresh).
+public struct WebSocketSource: FrameSource {
+    public let camera: String
+    public let config: WebSocketSourceConfig
+    public let maxFrameBytes: Int
+    public let logger: Logger
+
+    public init(camera: String, config: WebSocketSourceConfig, maxFrameBytes: Int, logger: Logger) {
+        self.camera = camera
+        self.config = config
+        self.maxFrameBytes = maxFrameBytes
+        var logger = logger
+        logger[metadataKey: "camera"] = "\(camera)"
+        self.logger = logger
+    }
+
+    public func run(into sink: FrameSink) async throws {
+        let maxFrameBytes = self.maxFrameBytes
+        let skipped = Atomic<Int>(0)
+        var configuration = WebSocketClientConfiguration()
+        configuration.maxFrameSize = maxFrameBytes
+        // A zombie upstream never answers our close: do not wait long for it.
+        configuration.closeTimeout = .seconds(1)
+        let client = WebSocketClient(url: config.url, configuration: configuration, logger: logger) {
+            inbound, _, _ in
+            for try await message in inbound.messages(maxSize: maxFrameBytes) {
+                guard case .binary(let buffer) = message else { continue }
+                if let jpeg = JPEGFrameParser.single(buffer, maxFrameBytes: maxFrameBytes) {
+                    sink.deliver(jpeg)
+                } else {
+                    skipped.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        let closeFrame: WebSocketCloseFrame?
+        do {
+            closeFrame = try await client.run()
+        } catch {
+            throw SourceEnded("websocket \(config.url): \(error)")
+        }
+        let reason = closeFrame.map { "code \($0.closeCode)\($0.reason.map { ", \($0)" } ?? "")" } ?? "no close frame"
+        throw SourceEnded(
+            "upstream closed the WebSocket (\(reason); messages that were not a JPEG: \(skipped.load(ordering: .relaxed)))"
+        )
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import Testing
+import VigilCore
+import VigilSources
+
+/// The `websocket` source against a real WebSocket upstream on 127.0.0.1.
+@Suite(.serialized) struct WebSocketSourceTests {
+    let logger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    func makeCamera(
+        _ upstream: FaultyWebSocketUpstream, path: String = "/live", staleAfter: Duration = .seconds(1),
+        maxFrameBytes: Int = 40_000, initialBackoff: Duration = .milliseconds(50),
+        maxBackoff: Duration = .milliseconds(200), states: StateRecorder = StateRecorder()
+    ) -> Camera {
+        var config = CameraConfig(
+            id: "ws", source: .websocket(WebSocketSourceConfig(url: "ws://127.0.0.1:\(upstream.port)\(path)")))
+        config.staleAfter = staleAfter
+        config.maxFrameBytes = maxFrameBytes
+        config.restart.initialBackoff = initialBackoff
+        config.restart.maxBackoff = maxBackoff
+        return Camera(
+            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
+            onChange: states.record)
+    }
+
+    func frames(_ mailbox: FrameMailbox, _ count: Int, timeout: Duration = .seconds(15)) async throws -> Frame {
+        var last: Frame?
+        for _ in 0..<count {
+            last = try await nextRealFrame(mailbox, timeout: timeout) { _ in true }
+        }
+        return last!
+    }
+
+    @Test func streamsFramesAndIgnoresTextMessages() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        let camera = makeCamera(upstream)
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        let frame = try await frames(mailbox, 5)
+        #expect(frame.width == 160 && frame.height == 120)
+        #expect(await camera.state().restarts == 0)
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func closedConnectionIsReplacedByANewClient() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        upstream.script([.closeAfter(4)])
+        let camera = makeCamera(upstream, staleAfter: .seconds(2))
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        let before = try await frames(mailbox, 4)
+        let after = try await nextRealFrame(mailbox, timeout: .seconds(15)) { $0.seq > before.seq }
+        #expect(after.capturedAt - before.capturedAt <= .seconds(2) + .seconds(2))
+        #expect(upstream.accepted >= 2, "a new connection")
+        #expect(await camera.state().lastError?.contains("upstream closed the WebSocket") == true)
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func zombieThatStillAnswersPingsIsReplaced() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        upstream.script([.zombie(after: 20)])
+        let camera = makeCamera(upstream, staleAfter: .seconds(1))
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        _ = try await frames(mailbox, 2)
+        let descriptors = ProcFS.openFileDescriptors()
+        let before = try await nextRealFrame(mailbox) { $0.seq >= 20 }
+        let after = try await nextRealFrame(mailbox, timeout: .seconds(15)) { $0.seq > before.seq }
+        #expect(after.capturedAt - before.capturedAt <= .seconds(1) + .seconds(2))
+        #expect(upstream.accepted == 2)
+        #expect(await camera.state().lastError?.hasPrefix("stale") == true)
+        try await waitUntil("zombie connection closed") { upstream.openConnections == 1 }
+        #expect(ProcFS.openFileDescriptors() <= descriptors, "no descriptor left behind")
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func garbageAndTruncatedMessagesAreSkipped() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        upstream.behaviour = .damaged
+        let camera = makeCamera(upstream, staleAfter: .seconds(5))
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        for _ in 0..<10 {
+            let frame = try await nextRealFrame(mailbox) { _ in true }
+            #expect(frame.width == 160)
+        }
+        #expect(await camera.state().restarts == 0)
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func oversizeMessageEndsTheConnectionAndANewOneFollows() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        #expect(upstream.big.readableBytes > 40_000)
+        upstream.behaviour = .oversize
+        let states = StateRecorder()
+        let camera = makeCamera(upstream, staleAfter: .seconds(5), states: states)
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        try await states.wait(timeout: .seconds(15)) { $0.restarts >= 1 }
+        upstream.behaviour = .stream
+        _ = try await frames(mailbox, 3)
+        #expect(upstream.accepted >= 2)
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func aliveButFramelessUpstreamIsStale() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        upstream.behaviour = .textOnly
+        let states = StateRecorder()
+        let camera = makeCamera(upstream, staleAfter: .seconds(1), states: states)
+        await camera.activate()
+        try await states.wait(timeout: .seconds(15)) { $0.restarts >= 1 }
+        #expect(await camera.state().lastError?.hasPrefix("stale") == true)
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test(arguments: ["/auth", "/missing", "/html"])
+    func failedUpgradesAreClearErrorsAndRetried(path: String) async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        let states = StateRecorder()
+        let camera = makeCamera(upstream, path: path, states: states)
+        await camera.activate()
+        try await states.wait(timeout: .seconds(15)) { $0.restarts >= 3 }
+        let error = await camera.state().lastError ?? ""
+        #expect(error.hasPrefix("websocket ws://127.0.0.1"), "\(error)")
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func refusedConnectionsAreRetriedUntilTheUpstreamReturns() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        let port = upstream.port
+        await upstream.stop()
+        let states = StateRecorder()
+        let camera = makeCamera(
+            upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(250), maxBackoff: .seconds(10),
+            states: states)
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        try await Task.sleep(for: .seconds(30))  // the outage being simulated
+        #expect(await camera.state().restarts >= 5)
+        try await upstream.start(port: port)
+        let back = ContinuousClock.now
+        _ = try await nextRealFrame(mailbox, timeout: .seconds(15)) { _ in true }
+        #expect(ContinuousClock.now - back <= .seconds(10) + .seconds(2))
+        await camera.shutdown()
+        await upstream.stop()
+    }
+
+    @Test func hundredResetCyclesLeaveNoDescriptorsOrMemoryBehind() async throws {
+        let upstream = try await FaultyWebSocketUpstream()
+        let states = StateRecorder()
+        let camera = makeCamera(
+            upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2),
+            states: states)
+        let mailbox = FrameMailbox()
+        camera.hub.subscribe(mailbox)
+        await camera.activate()
+        _ = try await frames(mailbox, 3)
+        try await waitUntil("one connection") { upstream.openConnections == 1 }
+        let descriptors = ProcFS.openFileDescriptors()
+        let rss = ProcFS.rss(pid: getpid()) ?? 0
+        upstream.behaviour = .closeAfter(1)
+        try await states.wait(timeout: .seconds(90)) { $0.restarts >= 100 }
+        upstream.behaviour = .stream
+        let restarts = await camera.state().restarts
+        let latest = camera.hub.latest?.seq ?? 0
+        _ = try await nextRealFrame(mailbox, timeout: .seconds(15)) { $0.seq > latest }
+        try await waitUntil("one connection") { upstream.openConnections == 1 }
+        #expect(ProcFS.openFileDescriptors() <= descriptors, "descriptors before \(descriptors)")
+        let grown = (ProcFS.rss(pid: getpid()) ?? 0) - rss
+        #expect(grown < 6 * 1024 * 1024, "RSS grew by \(grown) bytes over \(restarts) resets")
+        await camera.shutdown()
+        await upstream.stop()
+    }
+}
