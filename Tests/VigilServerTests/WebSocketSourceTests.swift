@@ -166,6 +166,10 @@ import VigilSources
 
     @Test func hundredResetCyclesLeaveNoDescriptorsOrMemoryBehind() async throws {
         let upstream = try await FaultyWebSocketUpstream()
+        // The first connection streams for a while (the baseline), every
+        // later one closes after one frame.
+        upstream.script([.closeAfter(40)])
+        upstream.behaviour = .closeAfter(1)
         let states = StateRecorder()
         let camera = makeCamera(
             upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2),
@@ -177,7 +181,6 @@ import VigilSources
         try await waitUntil("one connection") { upstream.openConnections == 1 }
         let descriptors = ProcFS.openFileDescriptors()
         let rss = ProcFS.rss(pid: getpid()) ?? 0
-        upstream.behaviour = .closeAfter(1)
         try await states.wait(timeout: .seconds(90)) { $0.restarts >= 100 }
         upstream.behaviour = .stream
         let restarts = await camera.state().restarts
