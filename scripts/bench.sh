@@ -70,3 +70,7 @@ start_server
 "$BIN/vigil-load" fanout --url "http://127.0.0.1:$PORT/cameras/bench/stream.mjpg" \
     --clients 50 --slow 10 --duration "$DURATION" --server-pid "$SERVER_PID"
 stop_server
+
+echo
+echo "== Recovery after upstream faults (kill: <= 0.5 s after the upstream is back; zombie: <= stale_after + 0.5 s)"
+python3 scripts/bench_recovery.py "$BIN/vigil"

@@ -41,6 +41,12 @@ struct FakeCamera: ParsableCommand {
     @Option(help: "Write every Nth frame cut in half.")
     var truncateEvery: Int?
 
+    @Option(help: "After N frames, write one frame four times as large (for size-limit tests).")
+    var oversizeAfter: Int?
+
+    @Flag(help: "Write one byte every 10 ms (alive, but never a whole frame in time).")
+    var trickle = false
+
     @Option(help: "Append this process's PID to a file at start.")
     var pidFile: String?
 
@@ -81,6 +87,18 @@ struct FakeCamera: ParsableCommand {
             let jpeg = try renderer.render(index: index, noise: noise)
             return jpeg.buffer.getBytes(at: jpeg.buffer.readerIndex, length: jpeg.buffer.readableBytes)!
         }
+        let oversize: [UInt8]? = try oversizeAfter.map { _ in
+            let big = try TestPatternRenderer(label: "big", width: width * 2, height: height * 2, quality: 95)
+            let jpeg = try big.render(index: 0, noise: 40)
+            return jpeg.buffer.getBytes(at: jpeg.buffer.readerIndex, length: jpeg.buffer.readableBytes)!
+        }
+        if trickle {
+            for byte in frames.joined() {
+                guard writeAll([byte][...]) else { return }
+                usleep(10_000)
+            }
+            while true { sleep(3600) }
+        }
         let interval = 1 / fps
         var next = Date().timeIntervalSince1970
         var written = 0
@@ -93,6 +111,9 @@ struct FakeCamera: ParsableCommand {
                 var garbage = [UInt8](repeating: 0, count: 4096)
                 for i in garbage.indices { garbage[i] = UInt8.random(in: 0...255) }
                 guard writeAll(garbage[...]) else { return }
+            }
+            if let n = oversizeAfter, written == n, let oversize {
+                guard writeAll(oversize[...]) else { return }
             }
             let frame = frames[written % frames.count]
             let truncated = truncateEvery.map { (written + 1) % $0 == 0 } ?? false

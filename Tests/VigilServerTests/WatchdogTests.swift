@@ -94,6 +94,51 @@ import VigilSources
         await camera.shutdown()
     }
 
+    @Test func oversizeFrameIsDroppedAndTheStreamGoesOn() async throws {
+        var config = CameraConfig(
+            id: "cam",
+            source: .exec(
+                ExecConfig(command: [
+                    Binaries.vigil, "fake-camera", "--fps", "30", "--size", "160x120", "--oversize-after", "3",
+                ])))
+        config.maxFrameBytes = 30_000
+        let camera = Camera(
+            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger)
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        for _ in 0..<10 {
+            let frame = try await nextRealFrame(frames) { _ in true }
+            #expect(frame.width == 160, "the 320x240 oversize frame never comes through")
+        }
+        #expect(await camera.state().restarts == 0)
+        await camera.shutdown()
+    }
+
+    @Test func tricklingCameraIsTreatedAsStaleAndReplaced() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        let states = StateRecorder()
+        var config = CameraConfig(
+            id: "cam",
+            source: .exec(
+                ExecConfig(command: [
+                    Binaries.vigil, "fake-camera", "--size", "160x120", "--trickle", "--pid-file", pidFile,
+                ])))
+        config.staleAfter = .seconds(1)
+        config.restart.initialBackoff = .milliseconds(50)
+        let camera = Camera(
+            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
+            onChange: states.record)
+        await camera.activate()
+        try await states.wait(timeout: .seconds(15)) { $0.restarts >= 2 }
+        #expect(await camera.state().lastError?.hasPrefix("stale") == true)
+        await camera.shutdown()
+        let pids = ProcFS.pids(inFile: pidFile)
+        #expect(pids.count >= 2 && pids.allSatisfy { !ProcFS.exists(pid: $0) })
+    }
+
     @Test func aCameraThatKeepsFailingIsRetriedForeverWithCappedBackoff() async throws {
         let dir = try TempDir()
         defer { dir.remove() }

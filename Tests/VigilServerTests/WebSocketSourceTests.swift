@@ -130,7 +130,7 @@ import VigilSources
         await upstream.stop()
     }
 
-    @Test(arguments: ["/auth", "/missing", "/html"])
+    @Test(arguments: ["/auth", "/missing", "/error", "/html"])
     func failedUpgradesAreClearErrorsAndRetried(path: String) async throws {
         let upstream = try await FaultyWebSocketUpstream()
         let states = StateRecorder()

@@ -53,7 +53,7 @@ public struct Frame: Sendable {
         }
         let jpegStart = storage.readerIndex
         let jpegLength = storage.readableBytes
-        let header = MJPEGPart.header(length: jpegLength, timestamp: wallTime)
+        let header = MJPEGPart.header(length: jpegLength, timestamp: wallTime, placeholder: isPlaceholder)
         let headerStart = jpegStart - header.count
         storage.setBytes(header, at: headerStart)
         storage.writeBytes(MJPEGPart.trailer)
@@ -84,13 +84,14 @@ public enum MJPEGPart {
     /// Written once at the start of a response body.
     public static let preamble: [UInt8] = Array("--\(boundary)\r\n".utf8)
 
-    static func header(length: Int, timestamp: Double) -> [UInt8] {
+    static func header(length: Int, timestamp: Double, placeholder: Bool = false) -> [UInt8] {
         let micros = Int64((timestamp * 1_000_000).rounded())
         let seconds = micros / 1_000_000
         let fraction = String(micros % 1_000_000)
         let padded = String(repeating: "0", count: 6 - fraction.count) + fraction
+        let marker = placeholder ? "X-Placeholder: 1\r\n" : ""
         let text =
-            "Content-Type: image/jpeg\r\nContent-Length: \(length)\r\nX-Timestamp: \(seconds).\(padded)\r\n\r\n"
+            "Content-Type: image/jpeg\r\nContent-Length: \(length)\r\nX-Timestamp: \(seconds).\(padded)\r\n\(marker)\r\n"
         return Array(text.utf8)
     }
 

@@ -9,7 +9,7 @@ import VigilSources
 
 /// A WebSocket camera on 127.0.0.1 (one JPEG per binary message) that
 /// misbehaves on request. Paths: `/live` upgrades; `/auth` answers 401,
-/// `/html` an HTML page, anything else 404.
+/// `/error` 500, `/html` an HTML page, anything else 404.
 final class FaultyWebSocketUpstream: Sendable {
     enum Behaviour: Sendable {
         case stream
@@ -66,6 +66,7 @@ final class FaultyWebSocketUpstream: Sendable {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let router = Router()
         router.get("/auth") { _, _ -> Response in Response(status: .unauthorized) }
+        router.get("/error") { _, _ -> Response in Response(status: .internalServerError) }
         router.get("/html") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/html"],
