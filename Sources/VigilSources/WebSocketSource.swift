@@ -46,6 +46,8 @@ public struct WebSocketSource: FrameSource {
         let closeFrame: WebSocketCloseFrame?
         do {
             closeFrame = try await client.run()
+        } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
+            throw SourceEnded("websocket \(config.url): \(await Self.explainFailedUpgrade(config.url))")
         } catch {
             throw SourceEnded("websocket \(config.url): \(error)")
         }
@@ -53,5 +55,14 @@ public struct WebSocketSource: FrameSource {
         throw SourceEnded(
             "upstream closed the WebSocket (\(reason); messages that were not a JPEG: \(skipped.load(ordering: .relaxed)))"
         )
+    }
+
+    /// What the server answers instead of upgrading, in words.
+    static func explainFailedUpgrade(_ url: String) async -> String {
+        guard let answer = await HTTPProbe.probe(url) else { return "WebSocket upgrade failed" }
+        if answer.status != .ok {
+            return "upgrade refused: \(answer.status.code) from upstream (\(answer.status.reasonPhrase))"
+        }
+        return "not a WebSocket endpoint: \(answer.contentType ?? "no content type")"
     }
 }

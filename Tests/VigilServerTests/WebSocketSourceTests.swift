@@ -130,8 +130,11 @@ import VigilSources
         await upstream.stop()
     }
 
-    @Test(arguments: ["/auth", "/missing", "/error", "/html"])
-    func failedUpgradesAreClearErrorsAndRetried(path: String) async throws {
+    @Test(arguments: [
+        ("/auth", "401 from upstream"), ("/missing", "404 from upstream"), ("/error", "500 from upstream"),
+        ("/html", "not a WebSocket endpoint: text/html"),
+    ])
+    func failedUpgradesAreClearErrorsAndRetried(path: String, expected: String) async throws {
         let upstream = try await FaultyWebSocketUpstream()
         let states = StateRecorder()
         let camera = makeCamera(upstream, path: path, states: states)
@@ -139,6 +142,7 @@ import VigilSources
         try await states.wait(timeout: .seconds(15)) { $0.restarts >= 3 }
         let error = await camera.state().lastError ?? ""
         #expect(error.hasPrefix("websocket ws://127.0.0.1"), "\(error)")
+        #expect(error.contains(expected), "\(error)")
         await camera.shutdown()
         await upstream.stop()
     }
