@@ -32,6 +32,9 @@ public struct WebSocketSource: FrameSource {
         configuration.maxFrameSize = maxFrameBytes
         // A zombie upstream never answers our close: do not wait long for it.
         configuration.closeTimeout = .seconds(1)
+        // Pings find a dead TCP connection; they do not make a connection
+        // "alive" for the watchdog, which only counts frames.
+        configuration.autoPing = .enabled(timePeriod: .seconds(2))
         let client = WebSocketClient(url: config.url, configuration: configuration, logger: logger) {
             inbound, _, _ in
             for try await message in inbound.messages(maxSize: maxFrameBytes) {
