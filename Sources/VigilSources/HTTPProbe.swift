@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 
 /// Asks an HTTP server what it answers at a URL: status and content type,
 /// nothing more. Used to explain a failed WebSocket upgrade in words.
@@ -25,18 +24,9 @@ enum HTTPProbe {
         do {
             return try await withThrowingTaskGroup(of: Answer?.self) { group in
                 group.addTask {
-                    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                        .connectTimeout(.nanoseconds(Int64(timeout.seconds * 1e9)))
-                        .connect(host: host, port: port) { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                                return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                                    wrappingChannelSynchronously: channel)
-                            }
-                        }
+                    let channel = try await HTTPClientConnection.connect(host: host, port: port, timeout: timeout)
                     return try await channel.executeThenClose { inbound, outbound in
-                        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
-                        head.headers.add(name: "Host", value: port == 80 ? host : "\(host):\(port)")
+                        var head = HTTPClientConnection.get(target, host: host, port: port)
                         head.headers.add(name: "Connection", value: "close")
                         try await outbound.write(.head(head))
                         try await outbound.write(.end(nil))

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import VigilCore
 
 /// `kind: mjpeg`: pulls an HTTP `multipart/x-mixed-replace` stream (IP
@@ -40,25 +39,15 @@ public struct MJPEGSource: FrameSource {
         let user = config.username ?? url.user(percentEncoded: false)
         let password = config.password ?? url.password(percentEncoded: false) ?? ""
 
-        let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+        let channel: HTTPClientConnection.Channel
         do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.nanoseconds(Int64(config.connectTimeout.seconds * 1e9)))
-                .connect(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
-                            wrappingChannelSynchronously: channel)
-                    }
-                }
+            channel = try await HTTPClientConnection.connect(host: host, port: port, timeout: config.connectTimeout)
         } catch {
             throw SourceEnded("cannot connect to \(host):\(port): \(Self.describe(error))")
         }
         let maxFrameBytes = self.maxFrameBytes
         try await channel.executeThenClose { inbound, outbound in
-            var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
-            head.headers.add(name: "Host", value: port == 80 ? host : "\(host):\(port)")
-            head.headers.add(name: "User-Agent", value: "Vigil")
+            var head = HTTPClientConnection.get(target, host: host, port: port)
             head.headers.add(name: "Accept", value: "multipart/x-mixed-replace, */*")
             if let user {
                 let credentials = Data("\(user):\(password)".utf8).base64EncodedString()

@@ -33,15 +33,6 @@ import VigilSources
             onChange: recorder.record)
     }
 
-    /// Waits for `count` real frames and returns the last.
-    func frames(_ mailbox: FrameMailbox, _ count: Int, timeout: Duration = .seconds(15)) async throws -> Frame {
-        var last: Frame?
-        for _ in 0..<count {
-            last = try await nextRealFrame(mailbox, timeout: timeout) { _ in true }
-        }
-        return last!
-    }
-
     @Test(arguments: [
         FaultyMJPEGUpstream.Style(),
         FaultyMJPEGUpstream.Style(contentLength: false),

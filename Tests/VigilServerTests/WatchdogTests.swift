@@ -258,6 +258,15 @@ import VigilSources
     }
 }
 
+/// Waits for `count` real frames and returns the last.
+func frames(_ mailbox: FrameMailbox, _ count: Int, timeout: Duration = .seconds(15)) async throws -> Frame {
+    var last: Frame?
+    for _ in 0..<count {
+        last = try await nextRealFrame(mailbox, timeout: timeout) { _ in true }
+    }
+    return last!
+}
+
 /// Waits for the next real (non-placeholder) frame matching `predicate`.
 func nextRealFrame(
     _ mailbox: FrameMailbox, timeout: Duration = .seconds(15), where predicate: @escaping @Sendable (Frame) -> Bool

@@ -28,14 +28,6 @@ import VigilSources
             onChange: states.record)
     }
 
-    func frames(_ mailbox: FrameMailbox, _ count: Int, timeout: Duration = .seconds(15)) async throws -> Frame {
-        var last: Frame?
-        for _ in 0..<count {
-            last = try await nextRealFrame(mailbox, timeout: timeout) { _ in true }
-        }
-        return last!
-    }
-
     @Test func streamsFramesAndIgnoresTextMessages() async throws {
         let upstream = try await FaultyWebSocketUpstream()
         let camera = makeCamera(upstream)
