@@ -144,7 +144,7 @@ public enum ConfigLoader {
 
         mutating func readServer(_ node: Node) -> ServerConfig {
             var server = ServerConfig()
-            let keys = ["host", "port", "data_dir", "max_clients_per_camera", "max_body_bytes", "idle_timeout"]
+            let keys = ["host", "port", "data_dir", "max_clients_per_camera", "idle_timeout"]
             for (key, value) in mapping(node, "server", allowed: keys) {
                 let path = join("server", key)
                 switch key {
@@ -161,8 +161,6 @@ public enum ConfigLoader {
                     if let n = int(value, path, range: 1...100_000) { server.maxClientsPerCamera = n }
                 case "idle_timeout":
                     if let d = duration(value, path, min: .milliseconds(100)) { server.idleTimeout = d }
-                case "max_body_bytes":
-                    if let n = int(value, path, range: 1024...1_073_741_824) { server.maxBodyBytes = n }
                 default: break
                 }
             }

@@ -25,8 +25,6 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxClientsPerCamera: Int = 256
     /// An idle keep-alive connection (no request in progress) is closed after this.
     public var idleTimeout: Duration = .seconds(60)
-    /// Largest request body accepted.
-    public var maxBodyBytes: Int = 16 * 1024 * 1024
 
     public init() {}
 }
