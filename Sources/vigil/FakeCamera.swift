@@ -47,6 +47,12 @@ struct FakeCamera: ParsableCommand {
     @Flag(help: "Write one byte every 10 ms (alive, but never a whole frame in time).")
     var trickle = false
 
+    @Flag(help: "Ignore SIGTERM (only SIGKILL stops it).")
+    var ignoreSigterm = false
+
+    @Option(help: "Write N numbered lines to stderr at start.")
+    var stderrLines = 0
+
     @Option(help: "Append this process's PID to a file at start.")
     var pidFile: String?
 
@@ -69,6 +75,10 @@ struct FakeCamera: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        if ignoreSigterm { signal(SIGTERM, SIG_IGN) }
+        for line in 0..<stderrLines {
+            FileHandle.standardError.write(Data("fake-camera stderr line \(line)\n".utf8))
+        }
         if let pidFile {
             let handle =
                 FileHandle(forWritingAtPath: pidFile)

@@ -87,6 +87,12 @@ import VigilCore
         let third = try HTTPTestClient.request(port: server.port, "GET", "/cameras/cam/stream.mjpg")
         #expect(third.status == 503)
         #expect(try third.json()["error"] as? String == "too_many_clients")
+        // Viewers that leave are noticed and their places freed.
+        first.connection.close()
+        second.connection.close()
+        try await waitUntil("viewers gone") {
+            try HTTPTestClient.camera(port: server.port, "cam")["clients"] as? Int == 0
+        }
     }
 
     @Test func fpsParameterCapsOneClientsRate() async throws {

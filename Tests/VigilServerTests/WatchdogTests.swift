@@ -233,6 +233,50 @@ import VigilSources
         #expect(grown < 4 * 1024 * 1024, "RSS grew by \(grown) bytes over 100 process restarts")
     }
 
+    @Test func childIgnoringSIGTERMIsKilledAfterTheGracePeriod() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("pids")
+        var exec = ExecConfig(command: [
+            Binaries.vigil, "fake-camera", "--size", "64x48", "--ignore-sigterm", "--stall-after", "1",
+            "--pid-file", pidFile,
+        ])
+        exec.stopGrace = .milliseconds(500)
+        let config = CameraConfig(id: "cam", source: .exec(exec))
+        let camera = Camera(config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger)
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        _ = try await nextRealFrame(frames) { _ in true }
+        let started = ContinuousClock.now
+        _ = try await camera.stop()
+        let took = ContinuousClock.now - started
+        #expect(took >= .milliseconds(500), "SIGTERM was ignored, so the grace period ran out: \(took)")
+        let pids = ProcFS.pids(inFile: pidFile)
+        #expect(pids.count == 1 && !ProcFS.exists(pid: pids[0]), "SIGKILLed and reaped")
+        await camera.shutdown()
+    }
+
+    @Test func childStderrIsLoggedWithARateLimit() async throws {
+        let records = LogCapture()
+        let captured = Logger(label: "capture") { _ in records }
+        let config = CameraConfig(
+            id: "cam",
+            source: .exec(
+                ExecConfig(command: [Binaries.vigil, "fake-camera", "--size", "64x48", "--stderr-lines", "100"])))
+        let camera = Camera(
+            config: config, makeSource: SourceFactory.make(for: config, logger: captured), logger: captured)
+        let frames = FrameMailbox()
+        camera.hub.subscribe(frames)
+        await camera.activate()
+        _ = try await nextRealFrame(frames) { _ in true }
+        await camera.shutdown()  // ends stderr, which reports what was suppressed
+        let lines = records.messages.filter { $0.contains("fake-camera stderr line") }
+        #expect(lines.count == 20, "a burst of 20 lines per 10 s, got \(lines.count)")
+        #expect(lines.first?.contains("line 0") == true)
+        #expect(records.messages.contains { $0.contains("80 more lines suppressed") }, "\(records.messages)")
+    }
+
     @Test func stopEndsTheProcessAndStartBuildsANewOne() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
@@ -344,5 +388,23 @@ final class StateRecorder: Sendable {
                 throw TimeoutError(description: "state condition not met within \(timeout)")
             }
         }
+    }
+}
+
+/// A log handler that keeps every message, for tests that check the log.
+final class LogCapture: LogHandler, @unchecked Sendable {
+    private let lock = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var messages: [String] { lock.withLock { $0 } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lock.withLock { $0.append(event.message.description) }
     }
 }

@@ -11,7 +11,7 @@ struct HTTPTestError: Error, CustomStringConvertible {
 /// A plain blocking HTTP/1.1 client over a real socket, with timeouts, so
 /// tests see exactly what goes over the wire (chunks, parts, boundaries).
 final class HTTPConnection {
-    let fd: Int32
+    private(set) var fd: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`. `receiveBuffer` shrinks SO_RCVBUF (a slow link).
@@ -36,12 +36,18 @@ final class HTTPConnection {
         }
         guard result == 0 else {
             let code = errno
-            close(fd)
+            Glibc.close(fd)
             throw HTTPTestError(description: "connect to \(port) failed: errno \(code)")
         }
     }
 
-    deinit { close(fd) }
+    deinit { close() }
+
+    /// Closes the socket now (a viewer leaving).
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     func send(_ text: String) throws {
         try send(bytes: Array(text.utf8))
