@@ -23,19 +23,16 @@ import VigilCore
 /// `stop_grace`; the child is always reaped, and anything left in its group
 /// after it exited is killed. Its stderr goes to the log, rate-limited.
 public struct ExecSource: FrameSource {
-    public let camera: String
+    public let context: SourceContext
     public let config: ExecConfig
-    public let maxFrameBytes: Int
-    public let logger: Logger
 
-    public init(camera: String, config: ExecConfig, maxFrameBytes: Int, logger: Logger) {
-        self.camera = camera
+    public init(context: SourceContext, config: ExecConfig) {
+        self.context = context
         self.config = config
-        self.maxFrameBytes = maxFrameBytes
-        var logger = logger
-        logger[metadataKey: "camera"] = "\(camera)"
-        self.logger = logger
     }
+
+    private var logger: Logger { context.logger }
+    private var maxFrameBytes: Int { context.maxFrameBytes }
 
     public func run(into sink: FrameSink) async throws {
         let program = config.command[0]

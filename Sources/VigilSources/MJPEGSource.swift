@@ -14,19 +14,16 @@ import VigilCore
 /// style, LF-only line ends) are skipped as bytes between frames, and chunked
 /// transfer encoding is undone by NIO's HTTP decoder before that.
 public struct MJPEGSource: FrameSource {
-    public let camera: String
+    public let context: SourceContext
     public let config: MJPEGConfig
-    public let maxFrameBytes: Int
-    public let logger: Logger
 
-    public init(camera: String, config: MJPEGConfig, maxFrameBytes: Int, logger: Logger) {
-        self.camera = camera
+    public init(context: SourceContext, config: MJPEGConfig) {
+        self.context = context
         self.config = config
-        self.maxFrameBytes = maxFrameBytes
-        var logger = logger
-        logger[metadataKey: "camera"] = "\(camera)"
-        self.logger = logger
     }
+
+    private var logger: Logger { context.logger }
+    private var maxFrameBytes: Int { context.maxFrameBytes }
 
     public func run(into sink: FrameSink) async throws {
         guard let url = URL(string: config.url), let host = url.host else {

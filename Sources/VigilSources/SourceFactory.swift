@@ -8,16 +8,16 @@ public enum SourceFactory {
         -> FrameSourceFactory
     {
         let id = camera.id
-        let maxFrameBytes = camera.maxFrameBytes
+        let context = SourceContext(camera: camera, logger: logger)
         switch camera.source {
         case .testPattern(let config):
             return { TestPatternSource(camera: id, config: config) }
         case .exec(let config):
-            return { ExecSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+            return { ExecSource(context: context, config: config) }
         case .mjpeg(let config):
-            return { MJPEGSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+            return { MJPEGSource(context: context, config: config) }
         case .websocket(let config):
-            return { WebSocketSource(camera: id, config: config, maxFrameBytes: maxFrameBytes, logger: logger) }
+            return { WebSocketSource(context: context, config: config) }
         case .push:
             return { PushSource(inbox: inbox) }
         }

@@ -11,19 +11,16 @@ import VigilCore
 /// exactly one JPEG is skipped and counted; a message over `max_frame_bytes`
 /// ends the connection (the next attempt starts fresh).
 public struct WebSocketSource: FrameSource {
-    public let camera: String
+    public let context: SourceContext
     public let config: WebSocketSourceConfig
-    public let maxFrameBytes: Int
-    public let logger: Logger
 
-    public init(camera: String, config: WebSocketSourceConfig, maxFrameBytes: Int, logger: Logger) {
-        self.camera = camera
+    public init(context: SourceContext, config: WebSocketSourceConfig) {
+        self.context = context
         self.config = config
-        self.maxFrameBytes = maxFrameBytes
-        var logger = logger
-        logger[metadataKey: "camera"] = "\(camera)"
-        self.logger = logger
     }
+
+    private var logger: Logger { context.logger }
+    private var maxFrameBytes: Int { context.maxFrameBytes }
 
     public func run(into sink: FrameSink) async throws {
         let maxFrameBytes = self.maxFrameBytes

@@ -221,7 +221,6 @@ final class FaultyMJPEGUpstream: @unchecked Sendable {
         default:
             break
         }
-        let end = style.lineEnd
         guard
             send(
                 fd,
