@@ -6,12 +6,13 @@ import VigilSources
 public final class CameraRegistry: Sendable {
     public let cameras: [Camera]
     private let byID: [String: Camera]
-    public let versions: VersionClock
+    /// Every state change and event, versioned, for the sockets.
+    public let events: EventBus
     /// The inboxes of `push` cameras, by camera id.
     public let inboxes: [String: PushInbox]
 
     public init(config: VigilConfig, store: Store?, logger: Logger) {
-        let versions = VersionClock()
+        let events = EventBus()
         var cameras: [Camera] = []
         var inboxes: [String: PushInbox] = [:]
         for cameraConfig in config.cameras {
@@ -21,14 +22,14 @@ public final class CameraRegistry: Sendable {
                 config: cameraConfig,
                 makeSource: SourceFactory.make(for: cameraConfig, logger: logger, inbox: inbox),
                 store: store,
-                versions: versions,
+                events: events,
                 logger: logger
             )
             cameras.append(camera)
         }
         self.cameras = cameras
         self.inboxes = inboxes
-        self.versions = versions
+        self.events = events
         self.byID = Dictionary(uniqueKeysWithValues: cameras.map { ($0.id, $0) })
     }
 

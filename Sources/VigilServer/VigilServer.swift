@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOPosix
@@ -57,6 +59,18 @@ public struct VigilServer: Sendable {
         }
         CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
+        // The WebSocket paths answer plain HTTP requests with a clear error.
+        for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/events"] {
+            router.get(path) { _, _ -> Response in
+                throw APIError(
+                    .upgradeRequired, "websocket_required",
+                    "this is a WebSocket endpoint; connect with a WebSocket client")
+            }
+        }
+        let socketRouter = Router(context: SocketRequestContext.self)
+        LiveSockets(
+            registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera, logger: logger
+        ).register(on: socketRouter)
 
         let environment = MJPEGStreamHandler.Environment(
             hub: { registry.camera($0)?.hub },
@@ -65,15 +79,29 @@ public struct VigilServer: Sendable {
             fanouts: StreamFanouts(),
             logger: logger
         )
+        let idleTimeout = TimeAmount.milliseconds(Int64(config.server.idleTimeout.seconds * 1000))
+        let socketResponder = socketRouter.buildResponder()
+        let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(
+                additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)],
+                idleTimeout: idleTimeout
+            ),
+            ws: .init(
+                maxFrameSize: LiveSockets.maxMessageBytes,
+                autoPing: .enabled(timePeriod: .seconds(30)),
+                closeTimeout: .seconds(5))
+        )
+        let server = HTTPServerBuilder { responder in
+            DeadlineChildChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: socketResponder, configuration: channelConfiguration),
+                firstRequestTimeout: idleTimeout)
+        }
         let host = config.server.host
         let logger = self.logger
         return Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)],
-                    idleTimeout: .milliseconds(Int64(config.server.idleTimeout.seconds * 1000))
-                )),
+            server: server,
             configuration: .init(
                 address: .hostname(host, port: config.server.port),
                 serverName: "Vigil"
@@ -107,5 +135,6 @@ struct CamerasService: Service {
                 group.addTask { await camera.shutdown() }
             }
         }
+        registry.events.finishAll()
     }
 }

@@ -83,7 +83,7 @@ struct FakeCamera: ParsableCommand {
             let handle =
                 FileHandle(forWritingAtPath: pidFile)
                 ?? {
-                    FileManager.default.createFile(atPath: pidFile, contents: nil)
+                    _ = FileManager.default.createFile(atPath: pidFile, contents: nil)
                     return FileHandle(forWritingAtPath: pidFile)!
                 }()
             handle.seekToEndOfFile()

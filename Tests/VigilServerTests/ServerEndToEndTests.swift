@@ -298,6 +298,10 @@ import VigilCore
         let start = ContinuousClock.now
         #expect(try idle.fill() == false, "the server closes the idle connection")
         #expect(ContinuousClock.now - start < .seconds(8))
+        // So is one that starts a request and never finishes its header.
+        let dribbling = try HTTPConnection(port: server.port, timeout: 10)
+        try dribbling.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        #expect(try dribbling.fill() == false, "the server closes a connection whose request head never ends")
         // The stream, idle on its inbound side all along, still delivers.
         var frames = 0
         let until = ContinuousClock.now + .seconds(2)

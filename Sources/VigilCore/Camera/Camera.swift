@@ -11,8 +11,10 @@ import Logging
 /// (exponential, full jitter, capped, never giving up). So no connection or
 /// process outlives its attempt and "already connected" cannot happen.
 ///
-/// State lives here and nowhere else; every change gets a global version and
-/// is reported through `onChange`.
+/// State lives here and nowhere else; every change is published on the event
+/// bus, which stamps it with a global version, and reported through
+/// `onChange`. Fps and viewer count are published too, at most once a second
+/// and only when they changed.
 public actor Camera {
     public nonisolated let id: String
     public nonisolated let config: CameraConfig
@@ -20,7 +22,7 @@ public actor Camera {
     private nonisolated let cards: PlaceholderCards
     private let makeSource: FrameSourceFactory
     private let store: Store?
-    private let versions: VersionClock
+    public nonisolated let events: EventBus
     private let logger: Logger
     private let onChange: @Sendable (CameraState) -> Void
 
@@ -34,12 +36,14 @@ public actor Camera {
     private var generation = 0
     private var ticker: Task<Void, Never>?
     private var isShutDown = false
+    private var publishedFps: Double = 0
+    private var publishedClients = 0
 
     public init(
         config: CameraConfig,
         makeSource: @escaping FrameSourceFactory,
         store: Store? = nil,
-        versions: VersionClock = VersionClock(),
+        events: EventBus = EventBus(),
         logger: Logger = Logger(label: "vigil.camera"),
         onChange: @escaping @Sendable (CameraState) -> Void = { _ in }
     ) {
@@ -49,24 +53,28 @@ public actor Camera {
         self.cards = PlaceholderCards(camera: config.id)
         self.makeSource = makeSource
         self.store = store
-        self.versions = versions
+        self.events = events
         var logger = logger
         logger[metadataKey: "camera"] = "\(config.id)"
         self.logger = logger
         self.onChange = onChange
-        self.version = versions.next()
-    }
-
-    /// Restores the persisted desired state (default `running`), starts the
-    /// placeholder ticker and, if wanted, the source.
-    public func activate() {
-        guard !isShutDown, ticker == nil else { return }
         do {
-            desired = try store?.desired(camera: id) ?? .running
+            self.desired = try store?.desired(camera: config.id) ?? .running
         } catch {
             logger.error("cannot read desired state, assuming running: \(error)")
-            desired = .running
         }
+        // Every camera is in the bus's snapshot from the start, so a `hello`
+        // always lists them all.
+        self.version = events.publishState(
+            CameraState(
+                id: config.id, kind: config.source.kind, desired: desired, phase: .stopped,
+                since: ISO8601.string(since), version: 0, fps: 0, clients: 0, restarts: 0))
+    }
+
+    /// Starts the placeholder ticker and, if the persisted desired state
+    /// (default `running`) says so, the source.
+    public func activate() {
+        guard !isShutDown, ticker == nil else { return }
         ticker = Task { [weak self] in await self?.tickPlaceholders() }
         if desired == .running {
             spawnSupervisor()
@@ -123,9 +131,9 @@ public actor Camera {
             kind: config.source.kind,
             desired: desired,
             phase: phase,
-            since: Self.iso8601(since),
+            since: ISO8601.string(since),
             version: version,
-            fps: (hub.framesPerSecond * 10).rounded() / 10,
+            fps: Self.roundedFps(hub.framesPerSecond),
             width: latest?.width,
             height: latest?.height,
             lastFrameSeq: latest?.seq,
@@ -294,8 +302,25 @@ public actor Camera {
     }
 
     private func changed() {
-        version = versions.next()
-        onChange(state())
+        let current = state()
+        version = events.publishState(current)
+        publishedFps = current.fps
+        publishedClients = current.clients
+        var stamped = current
+        stamped.version = version
+        onChange(stamped)
+    }
+
+    /// Publishes fps and viewer count when they changed noticeably.
+    private func publishStatsIfChanged() {
+        let fps = Self.roundedFps(hub.framesPerSecond)
+        if hub.viewerCount != publishedClients || abs(fps - publishedFps) >= max(0.5, publishedFps * 0.05) {
+            changed()
+        }
+    }
+
+    private static func roundedFps(_ fps: Double) -> Double {
+        (fps * 10).rounded() / 10
     }
 
     private func sendPlaceholder() {
@@ -310,6 +335,7 @@ public actor Camera {
         while !Task.isCancelled {
             do { try await Task.sleep(for: .seconds(1)) } catch { return }
             sendPlaceholder()
+            publishStatsIfChanged()
         }
     }
 
@@ -319,11 +345,5 @@ public actor Camera {
         let seconds = duration.seconds
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
         return String(format: "%.1f s", seconds)
-    }
-
-    static func iso8601(_ date: Date) -> String {
-        date.formatted(
-            .iso8601.year().month().day().timeZone(separator: .omitted).time(includingFractionalSeconds: true)
-                .timeSeparator(.colon).dateSeparator(.dash))
     }
 }

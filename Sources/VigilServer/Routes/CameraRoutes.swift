@@ -14,7 +14,7 @@ struct CameraRoutes {
             JSON.response(await registry.states())
         }
         router.get("/api/v1/cameras/:id") { _, context in
-            JSON.response(await try camera(context).state())
+            JSON.response(try await camera(context).state())
         }
         router.post("/api/v1/cameras/:id/start") { _, context in
             try await changeDesired(context) { try await $0.start() }

@@ -1,0 +1,338 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+import VigilCore
+
+/// The WebSocket endpoints: `/cameras/{id}/live`, `/api/v1/live` and
+/// `/api/v1/events`.
+///
+/// Every socket has one `SocketOutbox` (bounded, newest frame wins) and three
+/// tasks: a sender draining the outbox, a reader answering the client's
+/// messages, and a watchdog that sends the heartbeat and closes a socket
+/// whose write has not completed for `stallTimeout`. Whatever the client
+/// sends, it gets a JSON error or a close with a reason; nothing it sends
+/// reaches the cameras.
+///
+/// Requests that cannot be served (unknown camera, too many viewers) are
+/// upgraded anyway and closed at once with a JSON error and a close reason:
+/// a browser's WebSocket API shows close reasons, never an HTTP status.
+struct LiveSockets: Sendable {
+    let registry: CameraRegistry
+    let maxClientsPerCamera: Int
+    let logger: Logger
+    var heartbeat: Duration = .seconds(15)
+    var stallTimeout: Duration = .seconds(30)
+    /// Largest message a client may send (they only send small JSON).
+    static let maxMessageBytes = 16 * 1024
+    /// Bad messages tolerated per socket before it is closed.
+    static let maxBadMessages = 20
+    /// Events sockets open at once.
+    static let maxEventSockets = 256
+    let eventSockets = SocketCount()
+
+    func register(on router: Router<SocketRequestContext>) {
+        router.ws("/cameras/{id}/live") { inbound, outbound, context in
+            let id = context.requestContext.parameters.get("id") ?? ""
+            await serveLive(
+                cameras: [id], tagged: false, inbound: inbound, outbound: outbound,
+                channel: context.requestContext.channel)
+        }
+        router.ws("/api/v1/live") { inbound, outbound, context in
+            let query = context.request.uri.queryParameters.get("cameras") ?? ""
+            var cameras: [String] = []
+            for id in query.split(separator: ",").map(String.init) where !cameras.contains(id) {
+                cameras.append(id)
+            }
+            if cameras.isEmpty { cameras = registry.cameras.map(\.id) }
+            await serveLive(
+                cameras: cameras, tagged: true, inbound: inbound, outbound: outbound,
+                channel: context.requestContext.channel)
+        }
+        router.ws("/api/v1/events") { inbound, outbound, context in
+            await serveEvents(inbound: inbound, outbound: outbound, channel: context.requestContext.channel)
+        }
+    }
+
+    // MARK: - Endpoints
+
+    private func serveLive(
+        cameras ids: [String], tagged: Bool, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        channel: any Channel
+    ) async {
+        let outbox = SocketOutbox(cameras: Set(ids), eventTypes: ["state"])
+        var cameras: [Camera] = []
+        for id in ids {
+            guard ConfigLoader.isValidCameraID(id), let camera = registry.camera(id) else {
+                await refuse(outbound, code: "unknown_camera", message: "no camera named '\(id.prefix(64))'")
+                return
+            }
+            guard camera.hub.viewerCount < maxClientsPerCamera else {
+                await refuse(
+                    outbound, code: "too_many_clients",
+                    message: "camera '\(id)' has \(maxClientsPerCamera) viewers, the limit (max_clients_per_camera)",
+                    closeCode: 1013)
+                return
+            }
+            cameras.append(camera)
+        }
+        guard
+            registry.events.subscribe(
+                outbox,
+                prime: { snapshot in
+                    for state in snapshot.cameras where outbox.wants(camera: state.id) {
+                        outbox.send(text: EventBus.stateMessage(state))
+                    }
+                })
+        else {
+            await refuse(outbound, code: "shutting_down", message: "server shutting down", closeCode: 1001)
+            return
+        }
+        defer { registry.events.unsubscribe(outbox) }
+        var subscribed: [FrameHub] = []
+        defer { for hub in subscribed { hub.unsubscribe(outbox) } }
+        for camera in cameras {
+            guard camera.hub.subscribe(outbox) else { break }
+            subscribed.append(camera.hub)
+            if let greeting = camera.hub.greeting(maxAge: camera.config.maxFrameAge), !greeting.isPlaceholder {
+                outbox.offer(greeting)
+            }
+        }
+        // Frames queued in the kernel cannot be replaced by newer ones: keep
+        // the send buffer near one frame so a slow viewer stays close to live.
+        let frameBytes = cameras.compactMap { $0.hub.latest?.jpeg.readableBytes }.max() ?? 128 * 1024
+        channel.setOption(
+            ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(min(max(frameBytes, 32 * 1024), 2 << 20))
+        ).whenFailure { _ in }
+        let prefixes = tagged ? Dictionary(uniqueKeysWithValues: ids.map { ($0, Self.tag(for: $0)) }) : [:]
+        var socketLogger = logger
+        socketLogger[metadataKey: "socket"] = "\(tagged ? "live" : "camera live") \(ids.joined(separator: ","))"
+        await run(
+            outbox: outbox, inbound: inbound, outbound: outbound, channel: channel, logger: socketLogger,
+            accepts: "ping"
+        ) { frame in
+            if let prefix = prefixes[frame.camera] {
+                // One message in two fragments: the tag, then the shared JPEG
+                // buffer itself (no copy per viewer).
+                try await outbound.write(.custom(WebSocketFrame(fin: false, opcode: .binary, data: prefix)))
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .continuation, data: frame.jpeg)))
+            } else {
+                try await outbound.write(.binary(frame.jpeg))
+            }
+        }
+    }
+
+    private func serveEvents(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel)
+        async
+    {
+        guard eventSockets.acquire(limit: Self.maxEventSockets) else {
+            await refuse(
+                outbound, code: "too_many_clients",
+                message: "\(Self.maxEventSockets) events sockets are open, the limit", closeCode: 1013)
+            return
+        }
+        defer { eventSockets.release() }
+        let outbox = SocketOutbox(cameras: nil, eventTypes: nil)
+        let bus = registry.events
+        guard bus.subscribe(outbox, prime: { outbox.send(text: bus.hello($0)) }) else {
+            await refuse(outbound, code: "shutting_down", message: "server shutting down", closeCode: 1001)
+            return
+        }
+        defer { bus.unsubscribe(outbox) }
+        // A fixed send buffer (no auto-tuning to megabytes) keeps a client
+        // that stopped reading from hiding thousands of events in the kernel:
+        // it reaches the outbox limit and is told to reconnect.
+        channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 64 * 1024).whenFailure { _ in }
+        var socketLogger = logger
+        socketLogger[metadataKey: "socket"] = "events"
+        await run(
+            outbox: outbox, inbound: inbound, outbound: outbound, channel: channel, logger: socketLogger,
+            accepts: "ping"
+        ) { _ in }
+    }
+
+    // MARK: - One socket
+
+    /// Runs a socket until the client leaves, the outbox asks to close, or a
+    /// write stalls.
+    private func run(
+        outbox: SocketOutbox, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
+        channel: any Channel, logger: Logger, accepts: String,
+        sendFrame: @escaping @Sendable (Frame) async throws -> Void
+    ) async {
+        logger.debug("socket opened", metadata: ["remote": "\(channel.remoteAddress?.description ?? "?")"])
+        let bus = registry.events
+        let heartbeat = self.heartbeat
+        let stallTimeout = self.stallTimeout
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Sender: the only task that writes data messages.
+                while let item = await outbox.next() {
+                    do {
+                        switch item {
+                        case .text(let text):
+                            outbox.writeStarted()
+                            try await outbound.write(.text(text))
+                            outbox.writeEnded()
+                        case .frame(let frame):
+                            outbox.writeStarted()
+                            try await sendFrame(frame)
+                            outbox.writeEnded()
+                        case .close(let code, let reason):
+                            if code != 1001 {
+                                logger.info("closing socket: \(reason)")
+                            }
+                            try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
+                            return
+                        }
+                    } catch {
+                        return  // The client is gone; the reader ends too.
+                    }
+                }
+            }
+            group.addTask {
+                // A reader that asked to close leaves the ending to the
+                // sender, which sends the close frame with its reason.
+                if await Self.read(inbound: inbound, outbox: outbox, accepts: accepts) == .closeRequested {
+                    try? await Task.sleep(for: .seconds(3600))
+                }
+            }
+            group.addTask {
+                // Heartbeat and stall watchdog.
+                var nextPing = ContinuousClock.now + heartbeat
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+                    if let started = outbox.writeStartedAt, ContinuousClock.now - started > stallTimeout {
+                        logger.info("socket stalled: a write waited more than \(stallTimeout), disconnecting")
+                        channel.close(promise: nil)
+                        return
+                    }
+                    if ContinuousClock.now >= nextPing {
+                        nextPing = ContinuousClock.now + heartbeat
+                        outbox.send(text: #"{"type":"ping","version":\#(bus.currentVersion)}"#)
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        logger.debug("socket closed", metadata: ["sent": "\(outbox.sent)", "dropped": "\(outbox.dropped)"])
+    }
+
+    private enum ReadEnd {
+        case clientGone
+        case closeRequested
+    }
+
+    /// Reads the client's messages: JSON text with a `type`. Answers `ping`;
+    /// anything else gets an error, and a client that keeps sending bad
+    /// messages is closed.
+    private static func read(inbound: WebSocketInboundStream, outbox: SocketOutbox, accepts: String) async -> ReadEnd {
+        var iterator = inbound.makeAsyncIterator()
+        var message = ByteBuffer()
+        var isText = true
+        var bad = 0
+        func reject(_ code: String, _ text: String) -> Bool {
+            bad += 1
+            outbox.send(text: errorJSON(code: code, message: text))
+            if bad >= maxBadMessages {
+                outbox.close(code: 1008, reason: "too many bad messages (\(bad))")
+                return false
+            }
+            return true
+        }
+        do {
+            while let frame = try await iterator.next() {
+                if frame.opcode != .continuation {
+                    message.clear()
+                    isText = frame.opcode == .text
+                }
+                guard message.readableBytes + frame.data.readableBytes <= maxMessageBytes else {
+                    outbox.send(
+                        text: errorJSON(
+                            code: "message_too_large", message: "messages are limited to \(maxMessageBytes) bytes"))
+                    outbox.close(code: 1009, reason: "message larger than \(maxMessageBytes) bytes")
+                    return .closeRequested
+                }
+                var data = frame.data
+                message.writeBuffer(&data)
+                guard frame.fin else { continue }
+                guard isText else {
+                    guard
+                        reject(
+                            "unexpected_binary",
+                            "this socket accepts only JSON text messages (type: \(accepts)); binary messages are not accepted"
+                        )
+                    else { return .closeRequested }
+                    continue
+                }
+                let object = try? JSONSerialization.jsonObject(with: Data(message.readableBytesView))
+                guard let object = object as? [String: Any] else {
+                    guard reject("bad_json", "messages must be JSON objects with a \"type\"") else {
+                        return .closeRequested
+                    }
+                    continue
+                }
+                switch object["type"] as? String {
+                case "ping":
+                    outbox.send(text: #"{"type":"pong"}"#)
+                case let type?:
+                    guard
+                        reject(
+                            "unknown_type",
+                            "unknown message type '\(type.prefix(40))'; this socket accepts: \(accepts)")
+                    else { return .closeRequested }
+                case nil:
+                    guard reject("missing_type", "messages need a string \"type\"") else { return .closeRequested }
+                }
+            }
+        } catch {
+            // The connection broke or sent a malformed frame; WSCore closes it.
+        }
+        return .clientGone
+    }
+
+    private func refuse(_ outbound: WebSocketOutboundWriter, code: String, message: String, closeCode: UInt16 = 1008)
+        async
+    {
+        logger.info("socket refused: \(message)")
+        try? await outbound.write(.text(Self.errorJSON(code: code, message: message)))
+        try? await outbound.close(WebSocketErrorCode(codeNumber: Int(closeCode)), reason: String(message.prefix(120)))
+    }
+
+    static func errorJSON(code: String, message: String) -> String {
+        let object = ["type": "error", "code": code, "message": message]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The tag in front of each JPEG on `/api/v1/live`: one byte N, then N
+    /// bytes of camera id.
+    static func tag(for camera: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        let bytes = Array(camera.utf8.prefix(255))
+        buffer.writeInteger(UInt8(bytes.count))
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+}
+
+/// Counts open sockets of one kind against a limit.
+final class SocketCount: Sendable {
+    private let count = Mutex(0)
+
+    func acquire(limit: Int) -> Bool {
+        count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func release() {
+        count.withLock { $0 -= 1 }
+    }
+}

@@ -1,0 +1,204 @@
+import NIOCore
+import Synchronization
+import VigilCore
+
+/// What one WebSocket has waiting to be sent, filled by the frame hubs and
+/// the event bus and drained by the socket's single sender task.
+///
+/// Text messages (state and other events, replies) keep their order in a
+/// bounded queue; frames keep only the newest per camera (an older pending
+/// frame is replaced and counted as dropped), so a slow socket gets the
+/// newest frame and its memory stays constant. A socket whose text queue
+/// overflows is closed: it reconnects and starts from a fresh `hello`, which
+/// is correct, whereas skipping events would leave it wrong.
+///
+/// One sender drains it, so text and binary messages never interleave
+/// inside a fragmented message.
+final class SocketOutbox: FrameSubscriber, EventSubscriber {
+    enum Item: Sendable {
+        case text(String)
+        case frame(Frame)
+        /// Stop sending and close with this code and reason.
+        case close(code: UInt16, reason: String)
+    }
+
+    private struct State {
+        var texts: [String] = []
+        var textsHead = 0
+        var frames: [String: Frame] = [:]
+        /// Cameras with a pending frame, oldest first (fair across cameras).
+        var frameOrder: [String] = []
+        var waiter: CheckedContinuation<Item?, Never>?
+        var closing: (code: UInt16, reason: String)?
+        var closeTaken = false
+        var dropped = 0
+        var sent = 0
+        var writeStartedAt: ContinuousClock.Instant?
+
+        var textCount: Int { texts.count - textsHead }
+
+        mutating func popText() -> String? {
+            guard textsHead < texts.count else { return nil }
+            let text = texts[textsHead]
+            textsHead += 1
+            if textsHead == texts.count {
+                texts.removeAll(keepingCapacity: true)
+                textsHead = 0
+            }
+            return text
+        }
+
+        mutating func take() -> Item? {
+            if let text = popText() { return .text(text) }
+            if !frameOrder.isEmpty {
+                let camera = frameOrder.removeFirst()
+                if let frame = frames.removeValue(forKey: camera) { return .frame(frame) }
+            }
+            if let closing, !closeTaken {
+                closeTaken = true
+                return .close(code: closing.code, reason: closing.reason)
+            }
+            return nil
+        }
+    }
+
+    /// Event types this socket forwards; nil forwards every type.
+    private let eventTypes: Set<String>?
+    /// Cameras whose events this socket forwards; nil forwards events of
+    /// every camera and events about no camera.
+    private let cameras: Set<String>?
+    let maxQueuedTexts: Int
+    private let state = Mutex(State())
+
+    init(cameras: Set<String>?, eventTypes: Set<String>?, maxQueuedTexts: Int = 512) {
+        self.cameras = cameras
+        self.eventTypes = eventTypes
+        self.maxQueuedTexts = maxQueuedTexts
+    }
+
+    /// Whether this socket forwards events of `camera`.
+    func wants(camera: String) -> Bool {
+        cameras?.contains(camera) ?? true
+    }
+
+    var dropped: Int { state.withLock { $0.dropped } }
+    var sent: Int { state.withLock { $0.sent } }
+
+    /// When the write in progress started; nil when none is.
+    var writeStartedAt: ContinuousClock.Instant? { state.withLock { $0.writeStartedAt } }
+
+    // MARK: Producers
+
+    /// A text message of this socket's own (a reply, a heartbeat).
+    func send(text: String) {
+        enqueue(text)
+    }
+
+    func deliver(_ event: ServerEvent) {
+        if let eventTypes, !eventTypes.contains(event.type) { return }
+        if let cameras {
+            guard let camera = event.camera, cameras.contains(camera) else { return }
+        }
+        enqueue(event.json)
+    }
+
+    func finishEvents() {
+        close(code: 1001, reason: "server shutting down")
+    }
+
+    func offer(_ frame: Frame) {
+        // Placeholder cards are for MJPEG viewers; here the state messages
+        // say why there is no picture.
+        guard !frame.isPlaceholder else { return }
+        let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
+            guard state.closing == nil else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            if state.frames.updateValue(frame, forKey: frame.camera) != nil {
+                state.dropped += 1
+            } else {
+                state.frameOrder.append(frame.camera)
+            }
+            return nil
+        }
+        waiter?.resume(returning: .frame(frame))
+    }
+
+    func finish() {
+        close(code: 1001, reason: "server shutting down")
+    }
+
+    /// Asks the sender to close the socket after the queued text messages
+    /// (pending frames are dropped). The first reason given wins.
+    func close(code: UInt16, reason: String) {
+        let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
+            guard state.closing == nil else { return nil }
+            state.closing = (code, reason)
+            state.frames.removeAll()
+            state.frameOrder.removeAll()
+            guard let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.closeTaken = true
+            return waiter
+        }
+        waiter?.resume(returning: .close(code: code, reason: reason))
+    }
+
+    private func enqueue(_ text: String) {
+        let (waiter, overflowed) = state.withLock { state -> (CheckedContinuation<Item?, Never>?, Bool) in
+            guard state.closing == nil else { return (nil, false) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (waiter, false)
+            }
+            guard state.textCount < maxQueuedTexts else { return (nil, true) }
+            state.texts.append(text)
+            return (nil, false)
+        }
+        if overflowed {
+            close(code: 1008, reason: "too slow: more than \(maxQueuedTexts) messages waiting; reconnect")
+        } else {
+            waiter?.resume(returning: .text(text))
+        }
+    }
+
+    // MARK: Consumer
+
+    /// The next message to send; nil when the socket should end (after a
+    /// `close` item, or when the task is cancelled).
+    func next() async -> Item? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Item?, Never>) in
+                let immediate = state.withLock { state -> Item?? in
+                    if let item = state.take() { return .some(item) }
+                    if state.closing != nil || Task.isCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return .none
+                }
+                if let immediate {
+                    continuation.resume(returning: immediate)
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+
+    /// The sender calls these around every write (for the stall watchdog).
+    func writeStarted() {
+        state.withLock { $0.writeStartedAt = .now }
+    }
+
+    func writeEnded() {
+        state.withLock {
+            $0.writeStartedAt = nil
+            $0.sent += 1
+        }
+    }
+}
