@@ -9,7 +9,7 @@ RELEASE_FLAGS = -c release --static-swift-stdlib --scratch-path .build-static \
 	-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs
 export RELEASE_FLAGS
 
-.PHONY: deps build run test bench lint format release
+.PHONY: deps build run test bench lint format release screenshot
 
 deps:
 	@scripts/install-deps.sh
@@ -22,10 +22,17 @@ run: build
 	@echo "Starting Vigil; open the URL printed below (Ctrl-C to stop)."
 	.build/debug/vigil serve --port $(PORT)
 
-## Build and run every test.
+## Build and run every test: the Swift suites, then the browser test
+## (headless Chromium driving the web page against a real server).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	scripts/browser-test.sh --screenshot .build-browser/screenshot.png
+
+## Refresh docs/screenshot.png from a browser test run.
+screenshot: deps
+	$(SWIFT) build --product vigil
+	scripts/browser-test.sh --screenshot docs/screenshot.png
 
 release: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product vigil

@@ -1,29 +1,49 @@
 #!/usr/bin/env bash
-# Installs the system packages Vigil needs to build and test, if missing.
-# Usage: scripts/install-deps.sh [--browser]   (Debian/Ubuntu; uses sudo when not root)
+# Installs what Vigil needs to build and test, if missing: system packages
+# (libjpeg-turbo, SQLite, and for the browser test Chromium with its driver)
+# and, in .build-browser/venv, Selenium from PyPI.
+# Usage: scripts/install-deps.sh        (Debian/Ubuntu; uses sudo when not root)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(libturbojpeg0-dev libsqlite3-dev pkg-config)
+build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config)
+browser_packages=(chromium chromium-driver fonts-dejavu-core)
 
-missing=()
-for p in "${packages[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-        missing+=("$p")
+missing_from() {
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            echo "$p"
+        fi
+    done
+}
+
+missing_build=($(missing_from "${build_packages[@]}"))
+missing_browser=($(missing_from "${browser_packages[@]}"))
+
+if [ ${#missing_build[@]} -gt 0 ] || [ ${#missing_browser[@]} -gt 0 ]; then
+    if ! command -v apt-get >/dev/null; then
+        echo "install-deps: please install: ${missing_build[*]} ${missing_browser[*]}" >&2
+        exit 1
     fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    echo "install-deps: installing ${missing_build[*]} ${missing_browser[*]}" >&2
+    $SUDO apt-get update -qq
+    if [ ${#missing_build[@]} -gt 0 ]; then
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing_build[@]}" >/dev/null
+    fi
+    if [ ${#missing_browser[@]} -gt 0 ]; then
+        # With recommends: Chromium's fonts and libraries for rendering.
+        $SUDO apt-get install -y -qq "${missing_browser[@]}" >/dev/null
+    fi
 fi
 
-if ! command -v apt-get >/dev/null; then
-    echo "install-deps: please install: ${missing[*]}" >&2
-    exit 1
+# Selenium for the browser test, in a virtualenv of its own.
+venv=.build-browser/venv
+if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
+    echo "install-deps: installing Selenium into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "selenium>=4.20,<5"
 fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

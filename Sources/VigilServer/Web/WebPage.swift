@@ -39,10 +39,13 @@ enum WebPage {
           main { display:grid; gap:14px; padding:14px 18px 24px;
                  grid-template-columns:repeat(auto-fill, minmax(min(100%, 400px), 1fr)); }
           main.single { grid-template-columns:1fr; max-width:1280px; margin:0 auto; }
+          main.single .view { aspect-ratio:auto; height:min(68vh, 52vw); }
+          #summary a { color:var(--dim); }
           .cam { background:var(--card); border:1px solid var(--line); border-radius:12px; overflow:hidden;
                  display:flex; flex-direction:column; }
           .view { position:relative; aspect-ratio:16/9; background:#000; }
           .view img { position:absolute; inset:0; width:100%; height:100%; object-fit:contain; }
+          .view img:not([src]) { visibility:hidden; }
           .view .overlay { position:absolute; inset:0; display:flex; align-items:center; justify-content:center;
                            flex-direction:column; gap:6px; background:rgba(0,0,0,.55); color:#fff; font-weight:700;
                            letter-spacing:.2em; font-size:clamp(14px, 2.4vw, 22px); text-transform:uppercase; }
@@ -57,7 +60,7 @@ enum WebPage {
           .badge.live { background:var(--live); }
           .badge.stale, .badge.recovering, .badge.starting { background:var(--warn); }
           .badge.capturing { background:var(--cap); }
-          .meta { color:var(--dim); font-size:13px; font-variant-numeric:tabular-nums; }
+          .meta { color:var(--dim); font-size:13px; font-variant-numeric:tabular-nums; padding:0 12px 10px; margin-top:-4px; }
           .actions { margin-left:auto; display:flex; gap:6px; }
           button, .button { font:inherit; font-size:13px; background:#20283a; color:var(--text); border:1px solid #2f3a50;
                    border-radius:7px; padding:4px 12px; cursor:pointer; text-decoration:none; }
@@ -121,7 +124,7 @@ enum WebPage {
           const actions = el("span", { class: "actions" }, start, stop);
           const err = el("div", { class: "err" });
           const root = el("section", { class: "cam", "data-camera": id },
-                          el("div", { class: "view" }, img, overlay), el("div", { class: "bar" }, name, badge, meta, actions), err);
+                          el("div", { class: "view" }, img, overlay), el("div", { class: "bar" }, name, badge, actions), meta, err);
           const tile = { root, img, overlayText, overlayWhy, badge, meta, start, stop, err, url: null, pending: null,
                          loading: false };
           if (single) {
@@ -158,8 +161,12 @@ enum WebPage {
           }
           for (const id of ids) renderCamera(id);
           const live = page.order.filter((id) => page.cameras.get(id)?.phase === "live").length;
-          document.getElementById("summary").textContent =
-            page.order.length ? `${live} of ${page.order.length} live` : "";
+          const summary = document.getElementById("summary");
+          if (single) {
+            summary.replaceChildren(el("a", { href: "#/" }, "← all cameras"));
+          } else {
+            summary.textContent = page.order.length ? `${live} of ${page.order.length} live` : "";
+          }
           document.title = single ? `${single} · Vigil` : "Vigil";
         }
 
@@ -174,7 +181,8 @@ enum WebPage {
           tile.badge.textContent = state.phase;
           const viewers = `${state.clients} viewer${state.clients === 1 ? "" : "s"}`;
           const size = state.width ? ` · ${state.width}×${state.height}` : "";
-          tile.meta.textContent = `${state.fps.toFixed(1)} fps · ${viewers}${size}`;
+          const fps = state.phase === "live" ? `${state.fps.toFixed(1)} fps` : "no frames";
+          tile.meta.textContent = `${fps} · ${viewers}${size}`;
           // The buttons follow `desired` and nothing else.
           tile.start.disabled = state.desired !== "stopped";
           tile.stop.disabled = state.desired !== "running";

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Browser test of the web page: a real `vigil serve`, real headless Chromium.
+
+Checks what SPEC failure 4 is about: the page shows what the server says, in
+every tab, after API calls and after a server restart, without a reload.
+
+Usage: browser_test.py VIGIL_BINARY [--screenshot PATH]
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+CONFIG = """
+cameras:
+  porch: {source: {kind: testpattern, width: 640, height: 360, fps: 15}}
+  garage: {source: {kind: testpattern, width: 640, height: 360, fps: 10}}
+  door: {source: {kind: push}, stale_after: 2s}
+"""
+
+# After the restart the config also has a fourth camera: the page must show
+# it without being reloaded.
+CONFIG_AFTER_RESTART = CONFIG + """
+  yard: {source: {kind: testpattern, width: 640, height: 360, fps: 5}}
+"""
+
+# Each change must be on every page within this (the issue's bound).
+ONE_SECOND = 1.0
+
+failures = []
+
+
+def check(condition, message):
+    status = "ok  " if condition else "FAIL"
+    print(f"  {status} {message}", flush=True)
+    if not condition:
+        failures.append(message)
+
+
+class Server:
+    """A `vigil serve` child on 127.0.0.1."""
+
+    def __init__(self, binary, workdir, config, port=0):
+        self.config_path = os.path.join(workdir, f"vigil-{time.monotonic_ns()}.yml")
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.log_path = os.path.join(workdir, "server.log")
+        self.log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            [binary, "serve", "--config", self.config_path, "--host", "127.0.0.1",
+             "--port", str(port), "--data-dir", os.path.join(workdir, "data")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=workdir)
+        self.port = None
+        deadline = time.monotonic() + 30
+        for line in self.process.stderr:
+            self.log.write(line)
+            match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if match:
+                self.port = int(match.group(1))
+                break
+            if time.monotonic() > deadline:
+                break
+        if self.port is None:
+            self.kill()
+            raise RuntimeError("vigil did not start; see " + self.log_path)
+        # Keep draining stderr so the server never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.process.stderr:
+            self.log.write(line)
+            self.log.flush()
+
+    def url(self, path=""):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def api(self, method, path):
+        request = urllib.request.Request(self.url(path), method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def browser():
+    options = Options()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1400,900", "--hide-scrollbars", "--force-device-scale-factor=1"):
+        options.add_argument(argument)
+    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    return webdriver.Chrome(options=options, service=service)
+
+
+def wait_for(description, condition, timeout):
+    """Polls `condition` (the page lives in another process) until it holds;
+    returns the seconds it took, or None on timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if condition():
+                return time.monotonic() - start
+        except Exception:
+            pass
+        time.sleep(0.02)
+    print(f"  ... timed out after {timeout} s waiting for {description}", flush=True)
+    return None
+
+
+def tile(page, camera):
+    return page.find_element(By.CSS_SELECTOR, f'section.cam[data-camera="{camera}"]')
+
+
+def shown(page, camera):
+    """What one tile shows: badge text, button states, phase attribute."""
+    t = tile(page, camera)
+    return {
+        "badge": t.find_element(By.CSS_SELECTOR, ".badge").text.lower(),
+        "start_enabled": t.find_element(By.CSS_SELECTOR, "button.start").is_enabled(),
+        "stop_enabled": t.find_element(By.CSS_SELECTOR, "button.stop").is_enabled(),
+    }
+
+
+def frame_digest(page, camera):
+    """A digest of the pixels the tile's <img> shows now."""
+    return page.execute_script("""
+        const img = document.querySelector(`section.cam[data-camera="${arguments[0]}"] img.frame`);
+        if (!img || !img.complete || img.naturalWidth === 0) return null;
+        const canvas = document.createElement("canvas");
+        canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+        const ctx = canvas.getContext("2d");
+        ctx.drawImage(img, 0, 0);
+        const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        let h = 0;
+        for (let i = 0; i < data.length; i += 7) h = (h * 31 + data[i]) >>> 0;
+        return `${canvas.width}x${canvas.height}:${h}`;
+    """, camera)
+
+
+def consistent_with_api(page, server, camera):
+    state = server.api("GET", f"/api/v1/cameras/{camera}")
+    s = shown(page, camera)
+    return (s["badge"] == state["phase"]
+            and s["start_enabled"] == (state["desired"] == "stopped")
+            and s["stop_enabled"] == (state["desired"] == "running"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--screenshot", default=None)
+    args = parser.parse_args()
+    args.binary = os.path.abspath(args.binary)
+    workdir = tempfile.mkdtemp(prefix="vigil-browser-")
+    server = Server(args.binary, workdir, CONFIG)
+    pages = []
+    try:
+        pages = [browser(), browser()]
+        a, b = pages
+        for page in pages:
+            page.get(server.url("/"))
+
+        print("the page shows frames that change over time", flush=True)
+        for camera in ("porch", "garage"):
+            took = wait_for(f"{camera} live with a frame", lambda: shown(a, camera)["badge"] == "live"
+                            and frame_digest(a, camera) is not None, 20)
+            check(took is not None, f"{camera}: live badge and a frame")
+            first = frame_digest(a, camera)
+            took = wait_for(f"{camera} frame changes", lambda: frame_digest(a, camera) not in (None, first), 10)
+            check(took is not None, f"{camera}: the picture changes ({first} -> {frame_digest(a, camera)})")
+            check(first is not None and first.startswith("640x360"), f"{camera}: frames are 640x360 ({first})")
+        check(shown(a, "door")["badge"] in ("starting", "stale", "recovering"),
+              f"door (a push camera nobody pushes to) is not live: {shown(a, 'door')['badge']}")
+
+        print("Stop clicked in tab A shows in tab B within 1 s", flush=True)
+        check(shown(b, "porch")["stop_enabled"], "tab B: porch Stop enabled before")
+        clicked = time.monotonic()
+        tile(a, "porch").find_element(By.CSS_SELECTOR, "button.stop").click()
+        took = wait_for("tab B shows porch stopped", lambda: shown(b, "porch") == {
+            "badge": "stopped", "start_enabled": True, "stop_enabled": False}, 5)
+        elapsed = None if took is None else time.monotonic() - clicked
+        check(elapsed is not None and elapsed < ONE_SECOND,
+              f"tab B: porch badge stopped, Stop disabled, Start enabled after {elapsed and round(elapsed, 3)} s")
+        check(shown(a, "porch")["badge"] == "stopped" and not shown(a, "porch")["stop_enabled"],
+              "tab A agrees")
+        check(server.api("GET", "/api/v1/cameras/porch")["desired"] == "stopped", "the API agrees")
+
+        print("stop and start through the API show in both tabs within 1 s", flush=True)
+        started = time.monotonic()
+        server.api("POST", "/api/v1/cameras/garage/stop")
+        for name, page in (("A", a), ("B", b)):
+            took = wait_for(f"tab {name} garage stopped", lambda: shown(page, "garage") == {
+                "badge": "stopped", "start_enabled": True, "stop_enabled": False}, 5)
+            elapsed = None if took is None else time.monotonic() - started
+            check(elapsed is not None and elapsed < ONE_SECOND,
+                  f"tab {name}: garage stopped after {elapsed and round(elapsed, 3)} s")
+        started = time.monotonic()
+        server.api("POST", "/api/v1/cameras/garage/start")
+        for name, page in (("A", a), ("B", b)):
+            took = wait_for(f"tab {name} garage running", lambda: shown(page, "garage")["stop_enabled"]
+                            and not shown(page, "garage")["start_enabled"], 5)
+            elapsed = None if took is None else time.monotonic() - started
+            check(elapsed is not None and elapsed < ONE_SECOND,
+                  f"tab {name}: garage Stop enabled after {elapsed and round(elapsed, 3)} s")
+            took = wait_for(f"tab {name} garage live", lambda: shown(page, "garage")["badge"] == "live", 10)
+            check(took is not None, f"tab {name}: garage live again")
+
+        # A picture with every kind of tile: live, stopped, no signal.
+        if args.screenshot:
+            time.sleep(0.5)  # let both tiles paint a recent frame for the picture
+            os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
+            a.save_screenshot(args.screenshot)
+            print(f"  screenshot saved to {args.screenshot}", flush=True)
+
+        print("killing and restarting the server: pages reconnect and show the true state", flush=True)
+        for page in pages:
+            page.execute_script("window.__notReloaded = true;")
+        old_id = a.find_element(By.TAG_NAME, "body").get_attribute("data-server-id")
+        port = server.port
+        server.kill()
+        for name, page in (("A", a), ("B", b)):
+            took = wait_for(f"tab {name} shows the lost connection",
+                            lambda: page.find_element(By.ID, "conn").get_attribute("data-state") != "open", 5)
+            check(took is not None, f"tab {name}: connection indicator shows the server is gone")
+        server = Server(args.binary, workdir, CONFIG_AFTER_RESTART, port=port)
+        for name, page in (("A", a), ("B", b)):
+            took = wait_for(f"tab {name} reconnected to the new server", lambda: page.find_element(
+                By.TAG_NAME, "body").get_attribute("data-server-id") not in (None, "", old_id)
+                and page.find_element(By.ID, "conn").get_attribute("data-state") == "open", 20)
+            check(took is not None, f"tab {name}: reconnected, new server_id noticed")
+            check(page.execute_script("return window.__notReloaded === true;"), f"tab {name}: without a reload")
+            took = wait_for(f"tab {name} shows yard", lambda: shown(page, "yard")["badge"] == "live", 20)
+            check(took is not None, f"tab {name}: the camera added by the restart is shown, live")
+            for camera in ("porch", "garage", "door", "yard"):
+                took = wait_for(f"tab {name} {camera} agrees with the API",
+                                lambda: consistent_with_api(page, server, camera), 10)
+                check(took is not None, f"tab {name}: {camera} shows what the API says ({shown(page, camera)})")
+            check(shown(page, "porch")["start_enabled"], f"tab {name}: porch still stopped (persisted)")
+            took = wait_for(f"tab {name} garage frames", lambda: frame_digest(page, "garage") is not None, 10)
+            check(took is not None, f"tab {name}: frames flow again")
+    finally:
+        for page in pages:
+            try:
+                page.quit()
+            except Exception:
+                pass
+        server.kill()
+        if failures:
+            print(f"server log: {server.log_path}", flush=True)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    if failures:
+        print(f"browser test: {len(failures)} failure(s)", flush=True)
+        for failure in failures:
+            print(f"  - {failure}")
+        sys.exit(1)
+    print("browser test: all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()
