@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import VigilCore
 import VigilSources
@@ -11,18 +12,46 @@ public final class CameraRegistry: Sendable {
     /// The inboxes of `push` cameras, by camera id.
     public let inboxes: [String: PushInbox]
 
+    public let store: Store?
+    /// Where captured stills are written (`DATA_DIR/captures`).
+    public let capturesDir: String?
+
     public init(config: VigilConfig, store: Store?, logger: Logger) {
         let events = EventBus()
+        var capturesDir: String?
+        if let store {
+            let dir = ((store.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+                "captures")
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let removed = AtomicFile.removeLeftovers(in: dir)
+                let failed = try store.failInterruptedCaptures()
+                if removed > 0 || failed > 0 {
+                    logger.warning(
+                        "captures interrupted by the last stop: \(failed) marked failed, \(removed) partial files removed"
+                    )
+                }
+                capturesDir = dir
+            } catch {
+                logger.error("captures disabled: cannot prepare \(dir): \(error)")
+            }
+        }
+        self.capturesDir = capturesDir
+        self.store = store
         var cameras: [Camera] = []
         var inboxes: [String: PushInbox] = [:]
         for cameraConfig in config.cameras {
             let inbox = PushInbox()
             if case .push = cameraConfig.source { inboxes[cameraConfig.id] = inbox }
+            var cameraLogger = logger
+            cameraLogger[metadataKey: "camera"] = "\(cameraConfig.id)"
             let camera = Camera(
                 config: cameraConfig,
                 makeSource: SourceFactory.make(for: cameraConfig, logger: logger, inbox: inbox),
                 store: store,
                 events: events,
+                capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
+                capturesDir: capturesDir,
                 logger: logger
             )
             cameras.append(camera)

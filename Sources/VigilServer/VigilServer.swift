@@ -59,6 +59,7 @@ public struct VigilServer: Sendable {
         }
         CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
+        CaptureRoutes(registry: registry).register(on: router)
         // The WebSocket paths answer plain HTTP requests with a clear error.
         for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/events"] {
             router.get(path) { _, _ -> Response in

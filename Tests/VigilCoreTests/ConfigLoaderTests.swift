@@ -137,4 +137,45 @@ import VigilCore
         #expect(!ConfigLoader.isValidCameraID("../etc"))
         #expect(!ConfigLoader.isValidCameraID(String(repeating: "a", count: 65)))
     }
+
+    @Test func readsCaptureSettingsAndRejectsUnusableOnes() throws {
+        let config = try ConfigLoader.parse(
+            """
+            cameras:
+              booth:
+                source: {kind: exec, command: [gphoto2, --capture-movie, --stdout]}
+                capture: {command: [gphoto2, --capture-image-and-download, --filename, "{output}"], pause_live: true, timeout: 45s, queue: 2}
+              door:
+                source: {kind: push}
+            """)
+        let booth = config.cameras[0].capture
+        #expect(booth.command == ["gphoto2", "--capture-image-and-download", "--filename", "{output}"])
+        #expect(booth.pauseLive && booth.timeout == .seconds(45) && booth.queue == 2)
+        let door = config.cameras[1].capture
+        #expect(door.command == nil && !door.pauseLive && door.timeout == .seconds(30) && door.queue == 4)
+
+        do {
+            _ = try ConfigLoader.parse(
+                """
+                cameras:
+                  a:
+                    source: {kind: push}
+                    capture: {command: [rpicam-still, -o, out.jpg]}
+                  b:
+                    source: {kind: push}
+                    capture: {pause_live: maybe, queue: 0}
+                  c:
+                    source: {kind: push}
+                    capture: {pause_live: true}
+                """)
+            Issue.record("bad capture settings must be refused")
+        } catch let errors as ConfigErrors {
+            #expect(
+                errors.issues.map(\.path) == [
+                    "cameras.a.capture.command", "cameras.b.capture.pause_live", "cameras.b.capture.queue",
+                    "cameras.c.capture.pause_live",
+                ])
+            #expect(errors.issues.first?.message.contains("{output}") == true)
+        }
+    }
 }

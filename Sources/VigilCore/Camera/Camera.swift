@@ -20,22 +20,30 @@ public actor Camera {
     public nonisolated let config: CameraConfig
     public nonisolated let hub: FrameHub
     private nonisolated let cards: PlaceholderCards
-    private let makeSource: FrameSourceFactory
-    private let store: Store?
+    let makeSource: FrameSourceFactory
+    let store: Store?
     public nonisolated let events: EventBus
-    private let logger: Logger
+    let logger: Logger
     private let onChange: @Sendable (CameraState) -> Void
 
-    private var desired: DesiredState = .running
-    private var phase: CameraPhase = .stopped
+    var desired: DesiredState = .running
+    var phase: CameraPhase = .stopped
     private var since = Date()
     private var version: UInt64 = 0
     private var restarts = 0
     private var lastError: String?
-    private var supervisor: Task<Void, Never>?
+    var supervisor: Task<Void, Never>?
     private var generation = 0
     private var ticker: Task<Void, Never>?
-    private var isShutDown = false
+    var isShutDown = false
+    /// Stills: how to take one, where they go, and what is waiting.
+    let capturer: (any StillCapturer)?
+    let capturesDir: String?
+    var captureQueue: [CaptureRecord] = []
+    var currentCapture: CaptureRecord?
+    var captureWorker: Task<Void, Never>?
+    /// True while a capture has stopped the live source (`pause_live`).
+    var pausedForCapture = false
     private var publishedFps: Double = 0
     private var publishedClients = 0
 
@@ -44,6 +52,8 @@ public actor Camera {
         makeSource: @escaping FrameSourceFactory,
         store: Store? = nil,
         events: EventBus = EventBus(),
+        capturer: (any StillCapturer)? = nil,
+        capturesDir: String? = nil,
         logger: Logger = Logger(label: "vigil.camera"),
         onChange: @escaping @Sendable (CameraState) -> Void = { _ in }
     ) {
@@ -54,6 +64,8 @@ public actor Camera {
         self.makeSource = makeSource
         self.store = store
         self.events = events
+        self.capturer = capturer
+        self.capturesDir = capturesDir
         var logger = logger
         logger[metadataKey: "camera"] = "\(config.id)"
         self.logger = logger
@@ -92,7 +104,8 @@ public actor Camera {
             logger.info("start requested")
             changed()
         }
-        if supervisor == nil, !isShutDown {
+        // A capture that paused the live source starts a fresh one when it ends.
+        if supervisor == nil, !isShutDown, !pausedForCapture {
             spawnSupervisor()
         }
         return state()
@@ -108,7 +121,7 @@ public actor Camera {
             changed()
         }
         await stopSupervisor()
-        if supervisor == nil, phase != .stopped {
+        if supervisor == nil, phase != .stopped, !pausedForCapture {
             setPhase(.stopped)
         }
         return state()
@@ -119,6 +132,7 @@ public actor Camera {
         isShutDown = true
         ticker?.cancel()
         ticker = nil
+        await stopCaptures()
         await stopSupervisor()
         hub.finishAll()
     }
@@ -148,13 +162,13 @@ public actor Camera {
 
     // MARK: - Supervision
 
-    private func spawnSupervisor() {
+    func spawnSupervisor() {
         generation += 1
         let generation = self.generation
         supervisor = Task { [weak self] in await self?.supervise(generation: generation) }
     }
 
-    private func stopSupervisor() async {
+    func stopSupervisor() async {
         guard let task = supervisor else { return }
         supervisor = nil
         generation += 1
@@ -287,7 +301,7 @@ public actor Camera {
 
     // MARK: - Phase and placeholders
 
-    private func setPhase(_ newPhase: CameraPhase, force: Bool = false) {
+    func setPhase(_ newPhase: CameraPhase, force: Bool = false) {
         guard newPhase != phase || force else { return }
         if newPhase != phase {
             since = Date()

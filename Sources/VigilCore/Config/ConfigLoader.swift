@@ -89,6 +89,20 @@ public enum ConfigLoader {
             return scalar.string
         }
 
+        mutating func bool(_ node: Node, _ path: String) -> Bool? {
+            guard case .scalar(let scalar) = node else {
+                fail(path, "expected true or false")
+                return nil
+            }
+            switch scalar.string.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default:
+                fail(path, "expected true or false")
+                return nil
+            }
+        }
+
         mutating func int(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
             guard case .scalar(let scalar) = node, let value = Int(scalar.string) else {
                 fail(path, "expected a whole number")
@@ -183,7 +197,7 @@ public enum ConfigLoader {
         }
 
         mutating func readCamera(id: String, _ node: Node, _ path: String) -> CameraConfig? {
-            let keys = ["source", "stale_after", "max_frame_age", "max_frame_bytes", "restart"]
+            let keys = ["source", "stale_after", "max_frame_age", "max_frame_bytes", "restart", "capture"]
             var camera = CameraConfig(id: id, source: .testPattern(.init()))
             var source: SourceConfig?
             var sawSource = false
@@ -199,6 +213,7 @@ public enum ConfigLoader {
                 case "max_frame_bytes":
                     if let n = int(value, keyPath, range: 1024...(256 * 1024 * 1024)) { camera.maxFrameBytes = n }
                 case "restart": camera.restart = readRestart(value, keyPath)
+                case "capture": camera.capture = readCapture(value, keyPath)
                 default: break
                 }
             }
@@ -206,6 +221,42 @@ public enum ConfigLoader {
             guard let source else { return nil }
             camera.source = source
             return camera
+        }
+
+        mutating func readCapture(_ node: Node, _ path: String) -> CaptureConfig {
+            var capture = CaptureConfig()
+            for (key, value) in mapping(node, path, allowed: ["command", "pause_live", "timeout", "queue"]) {
+                let keyPath = join(path, key)
+                switch key {
+                case "command":
+                    guard case .sequence(let items) = value else {
+                        fail(keyPath, "expected a list of arguments, e.g. [rpicam-still, -o, \"{output}\"]")
+                        continue
+                    }
+                    var argv: [String] = []
+                    for (index, item) in items.enumerated() {
+                        if let s = string(item, "\(keyPath)[\(index)]") { argv.append(s) }
+                    }
+                    if argv.isEmpty || argv[0].isEmpty {
+                        fail(keyPath, "must name a program")
+                    } else if !argv.contains(where: { $0.contains("{output}") }) {
+                        fail(keyPath, "must contain {output}, the file the image is to be written to")
+                    } else {
+                        capture.command = argv
+                    }
+                case "pause_live":
+                    if let flag = bool(value, keyPath) { capture.pauseLive = flag }
+                case "timeout":
+                    if let d = duration(value, keyPath, min: .milliseconds(100)) { capture.timeout = d }
+                case "queue":
+                    if let n = int(value, keyPath, range: 1...1000) { capture.queue = n }
+                default: break
+                }
+            }
+            if capture.pauseLive, capture.command == nil {
+                fail(join(path, "pause_live"), "needs a command (without one a capture stores a live frame)")
+            }
+            return capture
         }
 
         mutating func readRestart(_ node: Node, _ path: String) -> RestartPolicy {

@@ -40,6 +40,7 @@ public struct CameraConfig: Sendable, Equatable {
     /// Frames larger than this are dropped.
     public var maxFrameBytes: Int = 8 * 1024 * 1024
     public var restart: RestartPolicy = .init()
+    public var capture: CaptureConfig = .init()
 
     public init(id: String, source: SourceConfig) {
         self.id = id
@@ -117,6 +118,22 @@ public struct ExecConfig: Sendable, Equatable {
 
 /// How a failed source is restarted: exponential backoff with full jitter,
 /// no attempt limit.
+/// How a camera takes a still (`capture:`).
+public struct CaptureConfig: Sendable, Equatable {
+    /// argv with `{output}` where the image is to be written; nil stores the
+    /// current fresh live frame instead.
+    public var command: [String]?
+    /// Stop the live source while the command runs (a DSLR cannot do both),
+    /// and start a fresh one after.
+    public var pauseLive = false
+    /// A capture still running after this fails, and live view resumes.
+    public var timeout: Duration = .seconds(30)
+    /// Captures waiting to run, at most; more are refused (429).
+    public var queue = 4
+
+    public init() {}
+}
+
 public struct RestartPolicy: Sendable, Equatable {
     /// First delay ceiling.
     public var initialBackoff: Duration = .milliseconds(250)

@@ -29,6 +29,21 @@ public final class Store: Sendable {
                 t.column("updated_at", .double).notNull()
             }
         }
+        migrator.registerMigration("v2-captures") { db in
+            try db.create(table: "captures") { t in
+                t.primaryKey("id", .text)
+                t.column("camera", .text).notNull().indexed()
+                t.column("status", .text).notNull()
+                t.column("requested_at", .double).notNull()
+                t.column("started_at", .double)
+                t.column("finished_at", .double)
+                t.column("bytes", .integer)
+                t.column("width", .integer)
+                t.column("height", .integer)
+                t.column("file", .text)
+                t.column("error", .text)
+            }
+        }
         return migrator
     }
 
@@ -51,5 +66,75 @@ public final class Store: Sendable {
                     """,
                 arguments: [camera, desired.rawValue, Date().timeIntervalSince1970])
         }
+    }
+
+    // MARK: - Captures
+
+    /// Inserts or replaces a capture's row.
+    public func saveCapture(_ record: CaptureRecord) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO captures
+                    (id, camera, status, requested_at, started_at, finished_at, bytes, width, height, file, error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.id, record.camera, record.status.rawValue, record.requestedAt, record.startedAt,
+                    record.finishedAt, record.bytes, record.width, record.height, record.file, record.error,
+                ])
+        }
+    }
+
+    public func capture(id: String) throws -> CaptureRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM captures WHERE id = ?", arguments: [id]).map(Self.record)
+        }
+    }
+
+    /// Captures newest first, of one camera or all.
+    public func captures(camera: String?, limit: Int) throws -> [CaptureRecord] {
+        try pool.read { db in
+            let rows: [Row]
+            if let camera {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM captures WHERE camera = ? ORDER BY requested_at DESC LIMIT ?",
+                    arguments: [camera, limit])
+            } else {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM captures ORDER BY requested_at DESC LIMIT ?", arguments: [limit])
+            }
+            return rows.map(Self.record)
+        }
+    }
+
+    /// Marks captures that were waiting or running when the server stopped
+    /// as failed (their files, if any, were never completed). Returns how many.
+    @discardableResult
+    public func failInterruptedCaptures(now: Date = Date()) throws -> Int {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE captures SET status = 'failed', finished_at = ?, file = NULL,
+                    error = 'interrupted: the server stopped before the capture finished'
+                    WHERE status IN ('pending', 'running')
+                    """,
+                arguments: [now.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
+    private static func record(_ row: Row) -> CaptureRecord {
+        var record = CaptureRecord(id: row["id"], camera: row["camera"])
+        record.status = CaptureStatus(rawValue: row["status"]) ?? .failed
+        record.requestedAt = row["requested_at"]
+        record.startedAt = row["started_at"]
+        record.finishedAt = row["finished_at"]
+        record.bytes = row["bytes"]
+        record.width = row["width"]
+        record.height = row["height"]
+        record.file = row["file"]
+        record.error = row["error"]
+        return record
     }
 }

@@ -109,11 +109,7 @@ struct CameraRoutes {
     }
 
     private func camera<Context: RequestContext>(_ context: Context) throws -> Camera {
-        let id = context.parameters.get("id") ?? ""
-        guard ConfigLoader.isValidCameraID(id), let camera = registry.camera(id) else {
-            throw APIError.unknownCamera(id)
-        }
-        return camera
+        try registry.camera(from: context)
     }
 }
 

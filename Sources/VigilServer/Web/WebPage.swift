@@ -72,6 +72,17 @@ enum WebPage {
                      font-size:13px; color:var(--dim); }
           .details b { color:var(--text); font-weight:500; word-break:break-all; }
           .empty { color:var(--dim); padding:40px; text-align:center; grid-column:1/-1; }
+          #captures { padding:0 18px 24px; }
+          #captures:empty { display:none; }
+          #captures h2 { font-size:13px; font-weight:600; color:var(--dim); letter-spacing:.1em; text-transform:uppercase; margin:6px 0 10px; }
+          .shots { display:flex; gap:10px; overflow-x:auto; padding-bottom:6px; }
+          .shot { flex:0 0 auto; width:168px; background:var(--card); border:1px solid var(--line); border-radius:9px; overflow:hidden;
+                  color:var(--text); text-decoration:none; font-size:12px; }
+          .shot .pic { height:94px; background:#000 center/cover no-repeat; display:flex; align-items:center; justify-content:center;
+                       color:var(--dim); font-size:11px; text-align:center; padding:6px; }
+          .shot .cap { padding:5px 8px; display:flex; justify-content:space-between; gap:6px; }
+          .shot.failed .pic { color:var(--bad); }
+          .shot.pending .pic, .shot.running .pic { color:var(--cap); }
         </style>
         </head>
         <body>
@@ -82,6 +93,7 @@ enum WebPage {
         </header>
         <div id="notice"></div>
         <main id="grid"><div class="empty">Connecting to the server…</div></main>
+        <section id="captures"></section>
         <script>
         "use strict";
         // Everything shown comes from the server: `cameras` is replaced by each
@@ -117,15 +129,17 @@ enum WebPage {
           const name = el("a", { class: "name", href: `#/camera/${id}` }, id);
           const badge = el("span", { class: "badge" });
           const meta = el("span", { class: "meta" });
+          const capture = el("button", { class: "capture", type: "button", title: "take a still" }, "Capture");
+          capture.onclick = () => command(id, "captures");
           const start = el("button", { class: "start", type: "button" }, "Start");
           const stop = el("button", { class: "stop", type: "button" }, "Stop");
           start.onclick = () => command(id, "start");
           stop.onclick = () => command(id, "stop");
-          const actions = el("span", { class: "actions" }, start, stop);
+          const actions = el("span", { class: "actions" }, capture, start, stop);
           const err = el("div", { class: "err" });
           const root = el("section", { class: "cam", "data-camera": id },
                           el("div", { class: "view" }, img, overlay), el("div", { class: "bar" }, name, badge, actions), meta, err);
-          const tile = { root, img, overlayText, overlayWhy, badge, meta, start, stop, err, url: null, pending: null,
+          const tile = { root, img, overlayText, overlayWhy, badge, meta, start, stop, capture, err, url: null, pending: null,
                          loading: false };
           if (single) {
             const snapshot = el("a", { class: "button", href: `/cameras/${id}/snapshot.jpg`, target: "_blank",
@@ -186,6 +200,7 @@ enum WebPage {
           // The buttons follow `desired` and nothing else.
           tile.start.disabled = state.desired !== "stopped";
           tile.stop.disabled = state.desired !== "running";
+          tile.capture.disabled = state.desired !== "running";
           tile.overlayText.textContent = fmtPhase(state.phase);
           tile.overlayWhy.textContent = state.phase === "stopped" ? "" : (state.last_error || "");
           tile.err.textContent = state.phase !== "live" && state.last_error && !tile.details
@@ -202,6 +217,7 @@ enum WebPage {
           const tile = tiles.get(id);
           try {
             const response = await fetch(`/api/v1/cameras/${id}/${action}`, { method: "POST" });
+            if (response.ok && tile) tile.err.textContent = "";
             if (!response.ok) {
               const body = await response.json().catch(() => ({}));
               if (tile) tile.err.textContent = `${action} failed: ${body.message || response.status}`;
@@ -209,6 +225,34 @@ enum WebPage {
           } catch (error) {
             if (tile) tile.err.textContent = `${action} failed: server unreachable`;
           }
+        }
+
+        // The last captures, from the API at every hello, then from events.
+        const captures = new Map();
+        async function loadCaptures() {
+          try {
+            const response = await fetch("/api/v1/captures?limit=12");
+            if (!response.ok) return;
+            captures.clear();
+            for (const capture of await response.json()) captures.set(capture.id, capture);
+            renderCaptures();
+          } catch (error) { /* the events socket will bring them */ }
+        }
+
+        function renderCaptures() {
+          const section = document.getElementById("captures");
+          const list = [...captures.values()].sort((a, b) => (b.requested_at || "").localeCompare(a.requested_at || ""))
+            .slice(0, 12);
+          if (!list.length) { section.replaceChildren(); return; }
+          const shots = list.map((c) => {
+            const time = new Date(c.requested_at).toLocaleTimeString();
+            const pic = el("div", { class: "pic" }, c.status === "done" ? "" : (c.status === "failed" ? c.error || "failed" : `${c.status}…`));
+            if (c.status === "done") pic.style.backgroundImage = `url("${c.image}")`;
+            const attrs = { class: `shot ${c.status}`, "data-capture": c.id, title: c.error || c.id };
+            if (c.status === "done") { attrs.href = c.image; attrs.target = "_blank"; }
+            return el(c.status === "done" ? "a" : "div", attrs, pic, el("div", { class: "cap" }, el("b", {}, c.camera), el("span", {}, time)));
+          });
+          section.replaceChildren(el("h2", {}, "Captures"), el("div", { class: "shots" }, ...shots));
         }
 
         // Frames: newest wins per camera, also in the browser.
@@ -281,6 +325,7 @@ enum WebPage {
               connText.textContent = "live";
               grid.dataset.key = "";
               render();
+              loadCaptures();
               if (restarted) live.restart();
             } else if (message.type === "state") {
               if (message.version <= page.version) return;
@@ -288,6 +333,10 @@ enum WebPage {
               page.cameras.set(message.camera.id, message.camera);
               if (!page.order.includes(message.camera.id)) page.order.push(message.camera.id);
               render();
+            } else if (message.type.startsWith("capture_") && message.capture) {
+              if (message.version > page.version) page.version = message.version;
+              captures.set(message.capture.id, message.capture);
+              renderCaptures();
             }
           },
           close(event, wait) {

@@ -1,0 +1,83 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Files that appear complete or not at all: written (or finished by another
+/// program) under a temporary name, flushed to disk, then renamed, and the
+/// directory flushed, so a crash at any point never leaves a half-written
+/// file under the final name.
+public enum AtomicFile {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The temporary name used for `path` while it is being written.
+    public static func partialPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().appendingPathComponent(".partial-" + url.lastPathComponent).path
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+        let partial = partialPath(for: path)
+        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(partial): \(errnoText())") }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let message = errnoText()
+                close(fd)
+                unlink(partial)
+                throw Failure(description: "cannot write \(partial): \(message)")
+            }
+            offset += n
+        }
+        close(fd)
+        try commit(partial: partial, to: path)
+    }
+
+    /// Makes the finished file at `partial` durable and gives it its final name.
+    public static func commit(partial: String, to path: String) throws {
+        let fd = open(partial, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(partial): \(errnoText())") }
+        let synced = fsync(fd)
+        close(fd)
+        guard synced == 0 else {
+            unlink(partial)
+            throw Failure(description: "cannot flush \(partial): \(errnoText())")
+        }
+        guard rename(partial, path) == 0 else {
+            let message = errnoText()
+            unlink(partial)
+            throw Failure(description: "cannot rename \(partial): \(message)")
+        }
+        syncDirectory(of: path)
+    }
+
+    /// Removes temporary files left in `dir` by a crash.
+    @discardableResult
+    public static func removeLeftovers(in dir: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        var removed = 0
+        for name in names where name.hasPrefix(".partial-") {
+            if unlink((dir as NSString).appendingPathComponent(name)) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
+    static func syncDirectory(of path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = fsync(fd)
+        close(fd)
+    }
+
+    private static func errnoText() -> String {
+        String(cString: strerror(errno))
+    }
+}

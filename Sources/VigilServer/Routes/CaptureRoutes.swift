@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import VigilCore
+
+/// Still captures: request, follow, download.
+struct CaptureRoutes {
+    let registry: CameraRegistry
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.post("/api/v1/cameras/:id/captures") { _, context -> Response in
+            let camera = try registry.camera(from: context)
+            do {
+                return JSON.response(try await camera.requestCapture(), status: .accepted)
+            } catch let error as CaptureError {
+                var apiError: APIError
+                switch error {
+                case .cameraStopped: apiError = APIError(.conflict, error.code, error.message)
+                case .queueFull:
+                    apiError = APIError(.tooManyRequests, error.code, error.message)
+                    apiError.headers[.retryAfter] = "1"
+                case .shuttingDown: apiError = APIError(.serviceUnavailable, error.code, error.message)
+                default: apiError = APIError(.internalServerError, error.code, error.message)
+                }
+                throw apiError
+            }
+        }
+        router.get("/api/v1/cameras/:id/capture/status") { _, context -> Response in
+            JSON.response(try await registry.camera(from: context).captureActivity())
+        }
+        router.get("/api/v1/captures") { request, _ -> Response in
+            var camera: String?
+            if let raw = request.uri.queryParameters["camera"] {
+                guard ConfigLoader.isValidCameraID(String(raw)) else {
+                    throw APIError(.badRequest, "bad_parameter", "camera must be a camera id")
+                }
+                camera = String(raw)
+            }
+            var limit = 20
+            if let raw = request.uri.queryParameters["limit"] {
+                guard let n = Int(raw), (1...500).contains(n) else {
+                    throw APIError(.badRequest, "bad_parameter", "limit must be a whole number in 1...500")
+                }
+                limit = n
+            }
+            return JSON.response(try store().captures(camera: camera, limit: limit))
+        }
+        router.get("/api/v1/captures/:capture") { _, context -> Response in
+            JSON.response(try record(context))
+        }
+        router.get("/api/v1/captures/:capture/image.jpg") { _, context -> Response in
+            let record = try record(context)
+            guard record.status == .done, let file = record.file, let dir = registry.capturesDir else {
+                throw APIError(
+                    .notFound, "no_image",
+                    "capture \(record.id) is \(record.status.rawValue)\(record.error.map { ": \($0)" } ?? ""); it has no image"
+                )
+            }
+            // `file` comes from our own row (an id we generated), never from the request.
+            guard let data = FileManager.default.contents(atPath: (dir as NSString).appendingPathComponent(file))
+            else {
+                throw APIError(.notFound, "no_image", "the image of capture \(record.id) is missing from the disk")
+            }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "image/jpeg", .cacheControl: "private, max-age=86400",
+                    .contentDisposition: "inline; filename=\"\(record.camera)-\(record.id).jpg\"",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+
+    private func store() throws -> Store {
+        guard let store = registry.store else {
+            throw APIError(.serviceUnavailable, "no_store", "captures need a data dir")
+        }
+        return store
+    }
+
+    private func record<Context: RequestContext>(_ context: Context) throws -> CaptureRecord {
+        let id = context.parameters.get("capture") ?? ""
+        guard CaptureRecord.isValidID(id), let record = try store().capture(id: id) else {
+            throw APIError(.notFound, "unknown_capture", "no capture with id '\(id.prefix(40))'")
+        }
+        return record
+    }
+}
+
+extension CameraRegistry {
+    /// The camera named by the `id` path parameter, or a 404 `unknown_camera`.
+    func camera<Context: RequestContext>(from context: Context) throws -> Camera {
+        let id = context.parameters.get("id") ?? ""
+        guard ConfigLoader.isValidCameraID(id), let camera = camera(id) else {
+            throw APIError.unknownCamera(String(id.prefix(64)))
+        }
+        return camera
+    }
+}
