@@ -72,5 +72,11 @@ start_server
 stop_server
 
 echo
+echo "== Ingest: one session of 5000 1280x720 frames over loopback (targets: >= 1000 frames/s with acks every 50 frames after an fsync, server RSS flat)"
+start_server
+"$BIN/vigil-load" ingest --url "ws://127.0.0.1:$PORT" --frames 5000 --server-pid "$SERVER_PID"
+stop_server
+
+echo
 echo "== Recovery after upstream faults (kill: <= 0.5 s after the upstream is back; zombie: <= stale_after + 0.5 s)"
 python3 scripts/bench_recovery.py "$BIN/vigil"

@@ -27,8 +27,11 @@ public struct VigilServer: Sendable {
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let store = try Store(dataDir: config.server.dataDir)
         let registry = CameraRegistry(config: config, store: store, logger: logger)
-        let application = makeApplication(registry: registry, onListening: onListening)
-        let cameras = CamerasService(registry: registry, logger: logger)
+        let ingest = try IngestService(
+            config: config.ingest, store: store, dataDir: config.server.dataDir, events: registry.events, logger: logger
+        )
+        let application = makeApplication(registry: registry, ingest: ingest, onListening: onListening)
+        let cameras = CamerasService(registry: registry, ingest: ingest, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
@@ -43,7 +46,7 @@ public struct VigilServer: Sendable {
     }
 
     func makeApplication(
-        registry: CameraRegistry, onListening: @escaping @Sendable (Int) async -> Void
+        registry: CameraRegistry, ingest: IngestService, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
@@ -60,8 +63,9 @@ public struct VigilServer: Sendable {
         CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
         CaptureRoutes(registry: registry).register(on: router)
+        SessionRoutes(store: ingest.store).register(on: router)
         // The WebSocket paths answer plain HTTP requests with a clear error.
-        for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/events"] {
+        for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/events", "/api/v1/ingest"] {
             router.get(path) { _, _ -> Response in
                 throw APIError(
                     .upgradeRequired, "websocket_required",
@@ -72,6 +76,7 @@ public struct VigilServer: Sendable {
         LiveSockets(
             registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera, logger: logger
         ).register(on: socketRouter)
+        IngestSockets(service: ingest, registry: registry, logger: logger).register(on: socketRouter)
 
         let environment = MJPEGStreamHandler.Environment(
             hub: { registry.camera($0)?.hub },
@@ -88,7 +93,9 @@ public struct VigilServer: Sendable {
                 idleTimeout: idleTimeout
             ),
             ws: .init(
-                maxFrameSize: LiveSockets.maxMessageBytes,
+                // Ingest frames up to twice the limit are read (and refused
+                // with a JSON error); beyond that NIO closes with 1009.
+                maxFrameSize: min(2 * config.ingest.maxFrameBytes, 128 << 20),
                 autoPing: .enabled(timePeriod: .seconds(30)),
                 closeTimeout: .seconds(5))
         )
@@ -121,9 +128,12 @@ public struct VigilServer: Sendable {
 /// Runs the cameras for the lifetime of the server.
 struct CamerasService: Service {
     let registry: CameraRegistry
+    let ingest: IngestService
     let logger: Logger
 
     func run() async throws {
+        let janitor = Task { await ingest.runJanitor() }
+        defer { janitor.cancel() }
         for camera in registry.cameras {
             await camera.activate()
         }
@@ -136,6 +146,7 @@ struct CamerasService: Service {
                 group.addTask { await camera.shutdown() }
             }
         }
+        await ingest.shutdown()
         registry.events.finishAll()
     }
 }

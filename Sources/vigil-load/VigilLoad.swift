@@ -10,11 +10,11 @@ import VigilSources
 #endif
 
 @main
-struct VigilLoad: ParsableCommand {
+struct VigilLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil-load",
         abstract: "Load and micro benchmarks for Vigil.",
-        subcommands: [Fanout.self, Framing.self])
+        subcommands: [Fanout.self, Framing.self, IngestLoad.self])
 }
 
 /// Opens N MJPEG clients and reports fps, latency, server CPU and memory.

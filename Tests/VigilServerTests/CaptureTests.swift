@@ -45,7 +45,7 @@ import VigilSources
             let renderer = try TestPatternRenderer(label: "still", width: 320, height: 240, quality: 90)
             fixture = FaultyMJPEGUpstream.bytes(try renderer.render(index: 7, noise: 0))
             let fixturePath = dir.file("still.jpg")
-            FileManager.default.createFile(atPath: fixturePath, contents: Data(fixture))
+            _ = FileManager.default.createFile(atPath: fixturePath, contents: Data(fixture))
             okScript = dir.file("ok.sh")
             try "sleep \"$2\"\ncp '\(fixturePath)' \"$1\"\n".write(toFile: okScript, atomically: true, encoding: .utf8)
             failScript = dir.file("fail.sh")

@@ -143,9 +143,10 @@ public enum ConfigLoader {
             var config = VigilConfig(cameras: [])
             guard let root else { return VigilConfig.demo }
             var sawCameras = false
-            for (key, value) in mapping(root, "", allowed: ["server", "cameras"]) {
+            for (key, value) in mapping(root, "", allowed: ["server", "cameras", "ingest"]) {
                 switch key {
                 case "server": config.server = readServer(value)
+                case "ingest": config.ingest = readIngest(value)
                 case "cameras":
                     sawCameras = true
                     config.cameras = readCameras(value)
@@ -154,6 +155,48 @@ public enum ConfigLoader {
             }
             if !sawCameras { config.cameras = VigilConfig.demo.cameras }
             return config
+        }
+
+        mutating func readIngest(_ node: Node) -> IngestConfig {
+            var ingest = IngestConfig()
+            let keys = [
+                "max_frame_bytes", "max_session_bytes", "max_sessions", "max_attachment_bytes", "ack_every",
+                "idle_timeout", "resume_window", "process_command", "process_timeout",
+            ]
+            for (key, value) in mapping(node, "ingest", allowed: keys) {
+                let path = join("ingest", key)
+                switch key {
+                case "max_frame_bytes":
+                    if let n = int(value, path, range: 1024...(64 * 1024 * 1024)) { ingest.maxFrameBytes = n }
+                case "max_session_bytes":
+                    if let n = int(value, path, range: 1024...Int(Int64.max / 2)) { ingest.maxSessionBytes = Int64(n) }
+                case "max_sessions": if let n = int(value, path, range: 1...10_000) { ingest.maxSessions = n }
+                case "max_attachment_bytes":
+                    if let n = int(value, path, range: 1...(256 * 1024 * 1024)) { ingest.maxAttachmentBytes = n }
+                case "ack_every": if let n = int(value, path, range: 1...100_000) { ingest.ackEvery = n }
+                case "idle_timeout":
+                    if let d = duration(value, path, min: .milliseconds(100)) { ingest.idleTimeout = d }
+                case "resume_window": if let d = duration(value, path) { ingest.resumeWindow = d }
+                case "process_timeout":
+                    if let d = duration(value, path, min: .milliseconds(100)) { ingest.processTimeout = d }
+                case "process_command":
+                    guard case .sequence(let items) = value else {
+                        fail(path, "expected a list of arguments, e.g. [./process.sh, \"{session_dir}\"]")
+                        continue
+                    }
+                    var argv: [String] = []
+                    for (index, item) in items.enumerated() {
+                        if let s = string(item, "\(path)[\(index)]") { argv.append(s) }
+                    }
+                    if argv.isEmpty || argv[0].isEmpty {
+                        fail(path, "must name a program")
+                    } else {
+                        ingest.processCommand = argv
+                    }
+                default: break
+                }
+            }
+            return ingest
         }
 
         mutating func readServer(_ node: Node) -> ServerConfig {

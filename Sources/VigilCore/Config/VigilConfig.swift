@@ -3,6 +3,7 @@ public struct VigilConfig: Sendable, Equatable {
     public var server: ServerConfig
     /// Cameras in the order the file lists them.
     public var cameras: [CameraConfig]
+    public var ingest = IngestConfig()
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server
@@ -118,6 +119,29 @@ public struct ExecConfig: Sendable, Equatable {
 
 /// How a failed source is restarted: exponential backoff with full jitter,
 /// no attempt limit.
+/// Upload sessions over `WS /api/v1/ingest` (`ingest:`).
+public struct IngestConfig: Sendable, Equatable {
+    /// Largest frame accepted; larger ones get `frame_too_large`.
+    public var maxFrameBytes = 8 * 1024 * 1024
+    /// Largest session; a session reaching it is ended with `session_too_large`.
+    public var maxSessionBytes: Int64 = 8 * 1024 * 1024 * 1024
+    /// Sessions receiving at once; one more is refused with `too_many_sessions`.
+    public var maxSessions = 20
+    /// Largest attachment (decoded).
+    public var maxAttachmentBytes = 4 * 1024 * 1024
+    /// Frames between two acks; each ack follows an fsync (acked = durable).
+    public var ackEvery = 50
+    /// A socket silent for this long is closed (the session stays resumable).
+    public var idleTimeout: Duration = .seconds(60)
+    /// How long an interrupted session can be resumed before it is deleted.
+    public var resumeWindow: Duration = .seconds(600)
+    /// argv with `{session_dir}`, run after `session_end`.
+    public var processCommand: [String]?
+    public var processTimeout: Duration = .seconds(600)
+
+    public init() {}
+}
+
 /// How a camera takes a still (`capture:`).
 public struct CaptureConfig: Sendable, Equatable {
     /// argv with `{output}` where the image is to be written; nil stores the

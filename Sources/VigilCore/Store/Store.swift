@@ -44,6 +44,22 @@ public final class Store: Sendable {
                 t.column("error", .text)
             }
         }
+        migrator.registerMigration("v3-sessions") { db in
+            try db.create(table: "sessions") { t in
+                t.primaryKey("id", .text)
+                t.column("camera", .text)
+                t.column("state", .text).notNull()
+                t.column("frames", .integer).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("created_at", .double).notNull()
+                t.column("updated_at", .double).notNull().indexed()
+                t.column("metadata", .text)
+                t.column("attachments", .text).notNull()
+                t.column("progress_stage", .text)
+                t.column("progress_percent", .double)
+                t.column("error", .text)
+            }
+        }
         return migrator
     }
 
@@ -134,6 +150,74 @@ public final class Store: Sendable {
         record.width = row["width"]
         record.height = row["height"]
         record.file = row["file"]
+        record.error = row["error"]
+        return record
+    }
+
+    // MARK: - Sessions
+
+    public func saveSession(_ record: SessionRecord) throws {
+        let attachments = String(
+            decoding: (try? JSONSerialization.data(withJSONObject: record.attachments)) ?? Data("[]".utf8),
+            as: UTF8.self)
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO sessions
+                    (id, camera, state, frames, bytes, created_at, updated_at, metadata, attachments,
+                     progress_stage, progress_percent, error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.id, record.camera, record.state.rawValue, record.frames, record.bytes, record.createdAt,
+                    record.updatedAt, record.metadata, attachments, record.progressStage, record.progressPercent,
+                    record.error,
+                ])
+        }
+    }
+
+    public func session(id: String) throws -> SessionRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM sessions WHERE id = ?", arguments: [id]).map(Self.session)
+        }
+    }
+
+    /// Sessions, most recently updated first.
+    public func sessions(limit: Int) throws -> [SessionRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM sessions ORDER BY updated_at DESC LIMIT ?", arguments: [limit])
+                .map(Self.session)
+        }
+    }
+
+    /// Sessions in `state` last updated before `before` (seconds since 1970).
+    public func sessions(in state: SessionState, updatedBefore before: Double) throws -> [SessionRecord] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM sessions WHERE state = ? AND updated_at < ?",
+                arguments: [state.rawValue, before]
+            ).map(Self.session)
+        }
+    }
+
+    public func deleteSession(id: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM sessions WHERE id = ?", arguments: [id])
+        }
+    }
+
+    private static func session(_ row: Row) -> SessionRecord {
+        var record = SessionRecord(id: row["id"], camera: row["camera"], metadata: row["metadata"])
+        record.state = SessionState(rawValue: row["state"]) ?? .failed
+        record.frames = row["frames"]
+        record.bytes = row["bytes"]
+        record.createdAt = row["created_at"]
+        record.updatedAt = row["updated_at"]
+        let attachments: String = row["attachments"]
+        record.attachments =
+            ((try? JSONSerialization.jsonObject(with: Data(attachments.utf8))) as? [String]) ?? []
+        record.progressStage = row["progress_stage"]
+        record.progressPercent = row["progress_percent"]
         record.error = row["error"]
         return record
     }

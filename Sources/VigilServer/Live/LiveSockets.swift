@@ -110,9 +110,10 @@ struct LiveSockets: Sendable {
         let prefixes = tagged ? Dictionary(uniqueKeysWithValues: ids.map { ($0, Self.tag(for: $0)) }) : [:]
         var socketLogger = logger
         socketLogger[metadataKey: "socket"] = "\(tagged ? "live" : "camera live") \(ids.joined(separator: ","))"
-        await run(
-            outbox: outbox, inbound: inbound, outbound: outbound, channel: channel, logger: socketLogger,
-            accepts: "ping"
+        await Self.run(
+            outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
+            stallTimeout: stallTimeout, bus: registry.events,
+            reader: { await Self.read(inbound: inbound, outbox: outbox, accepts: "ping") }
         ) { frame in
             if let prefix = prefixes[frame.camera] {
                 // One message in two fragments: the tag, then the shared JPEG
@@ -148,9 +149,10 @@ struct LiveSockets: Sendable {
         channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 64 * 1024).whenFailure { _ in }
         var socketLogger = logger
         socketLogger[metadataKey: "socket"] = "events"
-        await run(
-            outbox: outbox, inbound: inbound, outbound: outbound, channel: channel, logger: socketLogger,
-            accepts: "ping"
+        await Self.run(
+            outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
+            stallTimeout: stallTimeout, bus: registry.events,
+            reader: { await Self.read(inbound: inbound, outbox: outbox, accepts: "ping") }
         ) { _ in }
     }
 
@@ -158,15 +160,15 @@ struct LiveSockets: Sendable {
 
     /// Runs a socket until the client leaves, the outbox asks to close, or a
     /// write stalls.
-    private func run(
-        outbox: SocketOutbox, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        channel: any Channel, logger: Logger, accepts: String,
+    /// `reader` reads the client's messages; `heartbeat` (if any) is the
+    /// period of the JSON `ping`.
+    static func run(
+        outbox: SocketOutbox, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger,
+        heartbeat: Duration?, stallTimeout: Duration, bus: EventBus, idleTimeout: Duration? = nil,
+        reader: @escaping @Sendable () async -> ReadEnd,
         sendFrame: @escaping @Sendable (Frame) async throws -> Void
     ) async {
         logger.debug("socket opened", metadata: ["remote": "\(channel.remoteAddress?.description ?? "?")"])
-        let bus = registry.events
-        let heartbeat = self.heartbeat
-        let stallTimeout = self.stallTimeout
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Sender: the only task that writes data messages.
@@ -196,13 +198,14 @@ struct LiveSockets: Sendable {
             group.addTask {
                 // A reader that asked to close leaves the ending to the
                 // sender, which sends the close frame with its reason.
-                if await Self.read(inbound: inbound, outbox: outbox, accepts: accepts) == .closeRequested {
+                if await reader() == .closeRequested {
                     try? await Task.sleep(for: .seconds(3600))
                 }
             }
             group.addTask {
                 // Heartbeat and stall watchdog.
-                var nextPing = ContinuousClock.now + heartbeat
+                var nextPing = heartbeat.map { ContinuousClock.now + $0 }
+                var idleClosed = false
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
                     if let started = outbox.writeStartedAt, ContinuousClock.now - started > stallTimeout {
@@ -210,7 +213,14 @@ struct LiveSockets: Sendable {
                         channel.close(promise: nil)
                         return
                     }
-                    if ContinuousClock.now >= nextPing {
+                    if let idleTimeout, !idleClosed, ContinuousClock.now - outbox.lastInbound > idleTimeout {
+                        idleClosed = true
+                        logger.info("closing socket: nothing received for \(idleTimeout)")
+                        outbox.send(
+                            text: errorJSON(code: "idle_timeout", message: "nothing received for \(idleTimeout)"))
+                        outbox.close(code: 1001, reason: "idle for \(idleTimeout)")
+                    }
+                    if let heartbeat, let due = nextPing, ContinuousClock.now >= due {
                         nextPing = ContinuousClock.now + heartbeat
                         outbox.send(text: #"{"type":"ping","version":\#(bus.currentVersion)}"#)
                     }
@@ -222,7 +232,7 @@ struct LiveSockets: Sendable {
         logger.debug("socket closed", metadata: ["sent": "\(outbox.sent)", "dropped": "\(outbox.dropped)"])
     }
 
-    private enum ReadEnd {
+    enum ReadEnd {
         case clientGone
         case closeRequested
     }
@@ -230,7 +240,7 @@ struct LiveSockets: Sendable {
     /// Reads the client's messages: JSON text with a `type`. Answers `ping`;
     /// anything else gets an error, and a client that keeps sending bad
     /// messages is closed.
-    private static func read(inbound: WebSocketInboundStream, outbox: SocketOutbox, accepts: String) async -> ReadEnd {
+    static func read(inbound: WebSocketInboundStream, outbox: SocketOutbox, accepts: String) async -> ReadEnd {
         var iterator = inbound.makeAsyncIterator()
         var message = ByteBuffer()
         var isText = true
@@ -304,7 +314,11 @@ struct LiveSockets: Sendable {
     }
 
     static func errorJSON(code: String, message: String) -> String {
-        let object = ["type": "error", "code": code, "message": message]
+        json(["type": "error", "code": code, "message": message])
+    }
+
+    /// A JSON text message from a dictionary (keys sorted).
+    static func json(_ object: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

@@ -34,6 +34,7 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
         var dropped = 0
         var sent = 0
         var writeStartedAt: ContinuousClock.Instant?
+        var lastInbound = ContinuousClock.now
 
         var textCount: Int { texts.count - textsHead }
 
@@ -189,6 +190,13 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
             waiter?.resume(returning: nil)
         }
     }
+
+    /// The reader calls this for every message from the client (idle timeout).
+    func touch() {
+        state.withLock { $0.lastInbound = .now }
+    }
+
+    var lastInbound: ContinuousClock.Instant { state.withLock { $0.lastInbound } }
 
     /// The sender calls these around every write (for the stall watchdog).
     func writeStarted() {

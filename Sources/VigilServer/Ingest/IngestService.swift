@@ -1,0 +1,249 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilSources
+
+/// What the server shares between ingest sockets: which sessions are being
+/// received (and by whom), the processing runs, and the clean-up of
+/// interrupted sessions once their resume window has passed.
+///
+/// A session is on disk as `DATA_DIR/sessions/ID/` (`frames.mjpg`,
+/// `attachments/`) and in SQLite (state, frames and bytes acked, metadata,
+/// processing result). Processing belongs to the server, not to a socket: a
+/// client that disconnects meanwhile can come back and ask.
+final class IngestService: Sendable {
+    let config: IngestConfig
+    let store: Store
+    let sessionsDir: String
+    let events: EventBus
+    let logger: Logger
+
+    private struct State {
+        /// Sessions being received, by id, with the token of their socket.
+        var receiving: [String: ObjectIdentifier] = [:]
+        /// Sockets following a session's processing, by session id.
+        var watchers: [String: [ObjectIdentifier: SocketOutbox]] = [:]
+        var processing: [String: Task<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    init(config: IngestConfig, store: Store, dataDir: String, events: EventBus, logger: Logger) throws {
+        self.config = config
+        self.store = store
+        self.sessionsDir = (dataDir as NSString).appendingPathComponent("sessions")
+        self.events = events
+        var logger = logger
+        logger[metadataKey: "ingest"] = "sessions"
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: sessionsDir, withIntermediateDirectories: true)
+        // A crash leaves sessions that were receiving (resumable) or
+        // processing (the run is lost).
+        let now = Date().timeIntervalSince1970
+        for var record in try store.sessions(in: .receiving, updatedBefore: .infinity) {
+            record.state = .interrupted
+            record.updatedAt = now
+            try store.saveSession(record)
+        }
+        for var record in try store.sessions(in: .processing, updatedBefore: .infinity) {
+            record.state = .failed
+            record.error = "interrupted: the server stopped during processing"
+            record.updatedAt = now
+            try store.saveSession(record)
+        }
+    }
+
+    func directory(of session: String) -> String {
+        (sessionsDir as NSString).appendingPathComponent(session)
+    }
+
+    // MARK: - Receiving
+
+    enum ClaimResult {
+        case claimed
+        case tooMany
+        case busy
+    }
+
+    /// Marks `session` as received by the socket `owner`, within `max_sessions`.
+    func claim(_ session: String, owner: ObjectIdentifier) -> ClaimResult {
+        state.withLock { state in
+            if let current = state.receiving[session] { return current == owner ? .claimed : .busy }
+            guard state.receiving.count < config.maxSessions else { return .tooMany }
+            state.receiving[session] = owner
+            return .claimed
+        }
+    }
+
+    func release(_ session: String, owner: ObjectIdentifier) {
+        state.withLock { state in
+            if state.receiving[session] == owner { state.receiving[session] = nil }
+        }
+    }
+
+    var receivingCount: Int { state.withLock { $0.receiving.count } }
+
+    // MARK: - Processing
+
+    /// Adds a socket that wants the processing messages of `session`.
+    func watch(_ session: String, outbox: SocketOutbox) {
+        state.withLock { $0.watchers[session, default: [:]][ObjectIdentifier(outbox)] = outbox }
+    }
+
+    func unwatch(outbox: SocketOutbox) {
+        state.withLock { state in
+            for key in state.watchers.keys {
+                state.watchers[key]?[ObjectIdentifier(outbox)] = nil
+            }
+            state.watchers = state.watchers.filter { !$0.value.isEmpty }
+        }
+    }
+
+    private func tell(_ session: String, _ text: String) {
+        let outboxes = state.withLock { Array(($0.watchers[session] ?? [:]).values) }
+        for outbox in outboxes { outbox.send(text: text) }
+    }
+
+    /// After `session_end`: runs the processing command, or completes at once.
+    func finish(_ ended: SessionRecord) {
+        var record = ended
+        guard let command = config.processCommand else {
+            complete(&record, error: nil)
+            return
+        }
+        record.state = .processing
+        record.updatedAt = Date().timeIntervalSince1970
+        save(record)
+        publish("session_processing", record)
+        let argv = command.map { $0.replacingOccurrences(of: "{session_dir}", with: directory(of: record.id)) }
+        let task = Task { [self] in
+            let progress = Mutex(record)
+            let failure = await ProcessCommand.run(argv, timeout: config.processTimeout, logger: logger) { line in
+                // `progress <stage> <percent>`; other lines are the command's own.
+                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard parts.count == 3, parts[0] == "progress", let percent = Double(parts[2]),
+                    percent.isFinite, (0...100).contains(percent)
+                else { return }
+                let stage = String(parts[1].prefix(64))
+                let updated = progress.withLock { record -> SessionRecord in
+                    record.progressStage = stage
+                    record.progressPercent = percent
+                    record.updatedAt = Date().timeIntervalSince1970
+                    return record
+                }
+                self.save(updated)
+                self.tell(
+                    updated.id,
+                    LiveSockets.json([
+                        "type": "progress", "session_id": updated.id, "stage": stage, "percent": percent,
+                    ]))
+                self.publish("session_progress", updated)
+            }
+            var final = progress.withLock { $0 }
+            complete(&final, error: failure)
+            _ = state.withLock { $0.processing.removeValue(forKey: final.id) }
+        }
+        state.withLock { $0.processing[record.id] = task }
+    }
+
+    private func complete(_ record: inout SessionRecord, error: String?) {
+        record.state = error == nil ? .complete : .failed
+        record.error = error
+        record.updatedAt = Date().timeIntervalSince1970
+        save(record)
+        if let error {
+            logger.warning("session \(record.id): processing failed: \(error)")
+            tell(
+                record.id,
+                LiveSockets.json([
+                    "type": "error", "code": "processing_failed", "session_id": record.id, "message": error,
+                ]))
+            publish("session_failed", record)
+        } else {
+            logger.info("session \(record.id): complete, \(record.frames) frames, \(record.bytes) bytes")
+            tell(
+                record.id,
+                LiveSockets.json([
+                    "type": "complete", "session_id": record.id, "frames": record.frames, "bytes": record.bytes,
+                ]))
+            publish("session_complete", record)
+        }
+        _ = state.withLock { $0.watchers.removeValue(forKey: record.id) }
+    }
+
+    func save(_ record: SessionRecord) {
+        do {
+            try store.saveSession(record)
+        } catch {
+            logger.error("cannot save session \(record.id): \(error)")
+        }
+    }
+
+    func publish(_ type: String, _ record: SessionRecord) {
+        events.publish(type: type, camera: record.camera, payload: SessionEvent(record))
+    }
+
+    // MARK: - Clean-up
+
+    /// Deletes interrupted sessions older than the resume window, files and rows.
+    func removeExpired(now: Date = Date()) {
+        let before = now.timeIntervalSince1970 - config.resumeWindow.seconds
+        let expired: [SessionRecord]
+        do {
+            expired = try store.sessions(in: .interrupted, updatedBefore: before)
+        } catch {
+            logger.error("cannot list expired sessions: \(error)")
+            return
+        }
+        for record in expired where state.withLock({ $0.receiving[record.id] == nil }) {
+            try? FileManager.default.removeItem(atPath: directory(of: record.id))
+            try? store.deleteSession(id: record.id)
+            logger.info("session \(record.id): not resumed within \(config.resumeWindow), removed")
+        }
+    }
+
+    /// Runs until cancelled: clean-up every resume_window / 10 (1 s to 1 min).
+    func runJanitor() async {
+        let period = min(max(config.resumeWindow / 10, .seconds(1)), .seconds(60))
+        while !Task.isCancelled {
+            removeExpired()
+            do { try await Task.sleep(for: period) } catch { return }
+        }
+    }
+
+    /// Stops processing runs (shutdown); their sessions are failed.
+    func shutdown() async {
+        let tasks = state.withLock { Array($0.processing.values) }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+}
+
+/// A session event's payload on `/api/v1/events`.
+struct SessionEvent: Encodable, Sendable {
+    let sessionID: String
+    let camera: String?
+    let state: String
+    let frames: Int
+    let bytes: Int64
+    let stage: String?
+    let percent: Double?
+    let error: String?
+
+    init(_ record: SessionRecord) {
+        sessionID = record.id
+        camera = record.camera
+        state = record.state.rawValue
+        frames = record.frames
+        bytes = record.bytes
+        stage = record.progressStage
+        percent = record.progressPercent
+        error = record.error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sessionID = "session_id"
+        case camera, state, frames, bytes, stage, percent, error
+    }
+}

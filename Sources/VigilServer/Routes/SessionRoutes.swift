@@ -1,0 +1,35 @@
+import Foundation
+import Hummingbird
+import VigilCore
+
+/// `GET /api/v1/sessions`, `GET /api/v1/sessions/{id}`.
+struct SessionRoutes {
+    let store: Store
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/api/v1/sessions") { request, _ -> Response in
+            var limit = 50
+            if let raw = request.uri.queryParameters["limit"] {
+                guard let n = Int(raw), (1...1000).contains(n) else {
+                    throw APIError(.badRequest, "bad_parameter", "limit must be a whole number in 1...1000")
+                }
+                limit = n
+            }
+            return Self.json(try store.sessions(limit: limit).map(\.json))
+        }
+        router.get("/api/v1/sessions/:session") { _, context -> Response in
+            let id = context.parameters.get("session") ?? ""
+            guard SessionRecord.isValidID(id), let record = try store.session(id: id) else {
+                throw APIError(.notFound, "unknown_session", "no session '\(id.prefix(40))'")
+            }
+            return Self.json(record.json)
+        }
+    }
+
+    static func json(_ object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,101 @@
+import Logging
+import Subprocess
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// Runs a command that reports progress line by line on stdout (the ingest
+/// `process_command`): own process group, killed (SIGTERM, then SIGKILL) at
+/// the timeout or on cancellation, always reaped. Lines are cut at 500 bytes.
+public enum ProcessCommand {
+    /// Runs `argv`; `onLine` gets each stdout line. Returns nil on exit 0,
+    /// else why it failed (with stderr's last line).
+    public static func run(
+        _ argv: [String], timeout: Duration, logger: Logger, onLine: @escaping @Sendable (String) -> Void
+    ) async -> String? {
+        let program = argv[0]
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                await execute(argv, timeout: timeout, logger: logger, onLine: onLine)
+            }
+            group.addTask {
+                do {
+                    try await Task.sleep(for: timeout)
+                    return "timeout: \(program) did not finish within \(timeout)"
+                } catch {
+                    return "cancelled"
+                }
+            }
+            let first = await group.next() ?? "cancelled"
+            group.cancelAll()
+            await group.waitForAll()
+            return first
+        }
+    }
+
+    private static func execute(
+        _ argv: [String], timeout: Duration, logger: Logger, onLine: @escaping @Sendable (String) -> Void
+    ) async -> String? {
+        let program = argv[0]
+        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        var options = PlatformOptions()
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
+        let childPID = Mutex<pid_t>(0)
+        let outcome: ExecutionResult<String?, SequenceOutput, SequenceOutput>
+        do {
+            outcome = try await Subprocess.run(
+                executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: options,
+                input: .none, output: .sequence, error: .sequence
+            ) { execution in
+                childPID.withLock { $0 = execution.processIdentifier.value }
+                async let stdout: Void = lines(of: execution.standardOutput) { onLine($0) }
+                var last: String?
+                await lines(of: execution.standardError) { line in
+                    logger.notice("\(program): \(line)")
+                    last = line
+                }
+                await stdout
+                return last
+            }
+        } catch {
+            return "cannot run \(program): \(error)"
+        }
+        let pid = childPID.withLock { $0 }
+        if pid > 0 { _ = kill(-pid, SIGKILL) }
+        if Task.isCancelled { return "timeout: \(program) did not finish within \(timeout)" }
+        let last = outcome.closureResult.map { ": \($0)" } ?? ""
+        switch outcome.terminationStatus {
+        case .exited(0): return nil
+        case .exited(let code): return "\(program) exited with status \(code)\(last)"
+        case .signaled(let signal): return "\(program) killed by signal \(signal)\(last)"
+        }
+    }
+
+    private static func lines(of stream: SubprocessOutputSequence, _ body: (String) -> Void) async {
+        var line: [UInt8] = []
+        do {
+            for try await chunk in stream {
+                chunk.withUnsafeBytes { bytes in
+                    for byte in bytes {
+                        if byte == 0x0A {
+                            if !line.isEmpty { body(String(decoding: line, as: UTF8.self)) }
+                            line.removeAll(keepingCapacity: true)
+                        } else if byte != 0x0D, line.count < 500 {
+                            line.append(byte)
+                        }
+                    }
+                }
+            }
+        } catch {}
+        if !line.isEmpty { body(String(decoding: line, as: UTF8.self)) }
+    }
+}
