@@ -12,9 +12,11 @@ import Synchronization
     import SystemPackage
 #endif
 
-/// Runs a command that reports progress line by line on stdout (the ingest
+/// Runs a command to completion (a capture command, the ingest
 /// `process_command`): own process group, killed (SIGTERM, then SIGKILL) at
-/// the timeout or on cancellation, always reaped. Lines are cut at 500 bytes.
+/// the timeout or on cancellation, always reaped. Its stdout lines go to
+/// `onLine`, the first 20 stderr lines to the log; a failure carries the last
+/// stderr line. Lines are cut at 500 bytes, so memory stays bounded.
 public enum ProcessCommand {
     /// Runs `argv`; `onLine` gets each stdout line. Returns nil on exit 0,
     /// else why it failed (with stderr's last line).
@@ -59,8 +61,12 @@ public enum ProcessCommand {
                 childPID.withLock { $0 = execution.processIdentifier.value }
                 async let stdout: Void = lines(of: execution.standardOutput) { onLine($0) }
                 var last: String?
+                var logged = 0
                 await lines(of: execution.standardError) { line in
-                    logger.notice("\(program): \(line)")
+                    if logged < 20 {
+                        logger.notice("\(program): \(line)")
+                        logged += 1
+                    }
                     last = line
                 }
                 await stdout

@@ -214,7 +214,9 @@ import VigilSources
         defer { proxy.stop() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.vigil)
-        process.arguments = ["push", "http://127.0.0.1:\(proxy.port)", recording]
+        let signal = dir.file("signal.csv")
+        try "t,value\n0,1\n".write(toFile: signal, atomically: true, encoding: .utf8)
+        process.arguments = ["push", "http://127.0.0.1:\(proxy.port)", recording, "--attach", signal]
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -233,6 +235,47 @@ import VigilSources
         #expect(sessions.first?["frames"] as? Int == 2000)
         let stored = FileManager.default.contents(atPath: Self.sessionDir(server, id) + "/frames.mjpg")
         #expect(stored == source, "exactly the source file: nothing lost, nothing twice")
+        #expect(
+            FileManager.default.contents(atPath: Self.sessionDir(server, id) + "/attachments/signal.csv")
+                == Data("t,value\n0,1\n".utf8))
+        // The drop is logged once, as what it is, and nothing was sent on the closed socket.
+        let log = server.output
+        #expect(log.components(separatedBy: "client disconnected").count - 1 == 1, "\(log.suffix(2000))")
+        #expect(!log.contains(" error "), "no error logged: \(log.suffix(2000))")
+    }
+
+    @Test func anInterruptedSessionExpiresAfterTheResumeWindowAndEventsTellTheStory() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let server = try VigilProcess(
+            config: "ingest: {resume_window: 1s, ack_every: 1}\ncameras:\n  idle: {source: {kind: push}}\n", dir: dir)
+        defer { server.stop() }
+        let events = try await WSTestClient.connect(port: server.port, path: "/api/v1/events")
+        _ = try await events.nextJSON(type: "hello")
+        let frames = try Self.frames(3, width: 160, height: 120)
+        let client = try await WSTestClient.connect(port: server.port, path: "/api/v1/ingest")
+        let (id, _) = try await Self.start(client)
+        for frame in frames { try await client.send(binary: frame) }
+        _ = try await client.nextJSON(type: "ack")
+        await client.close()
+        var types: [String] = []
+        while !types.contains("session_interrupted") {
+            let event = try await events.nextJSON()
+            if let type = event["type"] as? String, type.hasPrefix("session_") {
+                #expect(event["session_id"] as? String == id)
+                types.append(type)
+            }
+        }
+        #expect(types == ["session_started", "session_interrupted"])
+        try await waitUntil("the expired session is removed", timeout: .seconds(10)) {
+            try HTTPTestClient.request(port: server.port, "GET", "/api/v1/sessions/\(id)").status == 404
+        }
+        #expect(!FileManager.default.fileExists(atPath: Self.sessionDir(server, id)))
+        let late = try await WSTestClient.connect(port: server.port, path: "/api/v1/ingest")
+        try await late.send(text: #"{"type":"session_start","session_id":"\#(id)"}"#)
+        #expect(try await late.nextJSON(type: "error")["code"] as? String == "unknown_session")
+        await late.close()
+        await events.close()
     }
 
     @Test func processingReportsProgressAndItsResultSurvivesADisconnect() async throws {

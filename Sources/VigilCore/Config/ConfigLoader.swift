@@ -157,6 +157,23 @@ public enum ConfigLoader {
             return config
         }
 
+        /// A command line: a non-empty list of strings naming a program.
+        mutating func argv(_ node: Node, _ path: String, example: String) -> [String]? {
+            guard case .sequence(let items) = node else {
+                fail(path, "expected a list of arguments, e.g. \(example)")
+                return nil
+            }
+            var argv: [String] = []
+            for (index, item) in items.enumerated() {
+                if let s = string(item, "\(path)[\(index)]") { argv.append(s) }
+            }
+            guard let program = argv.first, !program.isEmpty else {
+                fail(path, "must name a program")
+                return nil
+            }
+            return argv
+        }
+
         mutating func readIngest(_ node: Node) -> IngestConfig {
             var ingest = IngestConfig()
             let keys = [
@@ -180,17 +197,7 @@ public enum ConfigLoader {
                 case "process_timeout":
                     if let d = duration(value, path, min: .milliseconds(100)) { ingest.processTimeout = d }
                 case "process_command":
-                    guard case .sequence(let items) = value else {
-                        fail(path, "expected a list of arguments, e.g. [./process.sh, \"{session_dir}\"]")
-                        continue
-                    }
-                    var argv: [String] = []
-                    for (index, item) in items.enumerated() {
-                        if let s = string(item, "\(path)[\(index)]") { argv.append(s) }
-                    }
-                    if argv.isEmpty || argv[0].isEmpty {
-                        fail(path, "must name a program")
-                    } else {
+                    if let argv = argv(value, path, example: "[./process.sh, \"{session_dir}\"]") {
                         ingest.processCommand = argv
                     }
                 default: break
@@ -272,20 +279,11 @@ public enum ConfigLoader {
                 let keyPath = join(path, key)
                 switch key {
                 case "command":
-                    guard case .sequence(let items) = value else {
-                        fail(keyPath, "expected a list of arguments, e.g. [rpicam-still, -o, \"{output}\"]")
-                        continue
-                    }
-                    var argv: [String] = []
-                    for (index, item) in items.enumerated() {
-                        if let s = string(item, "\(keyPath)[\(index)]") { argv.append(s) }
-                    }
-                    if argv.isEmpty || argv[0].isEmpty {
-                        fail(keyPath, "must name a program")
-                    } else if !argv.contains(where: { $0.contains("{output}") }) {
-                        fail(keyPath, "must contain {output}, the file the image is to be written to")
-                    } else {
+                    guard let argv = argv(value, keyPath, example: "[rpicam-still, -o, \"{output}\"]") else { continue }
+                    if argv.contains(where: { $0.contains("{output}") }) {
                         capture.command = argv
+                    } else {
+                        fail(keyPath, "must contain {output}, the file the image is to be written to")
                     }
                 case "pause_live":
                     if let flag = bool(value, keyPath) { capture.pauseLive = flag }
@@ -352,19 +350,7 @@ public enum ConfigLoader {
                     let keyPath = join(path, key)
                     switch key {
                     case "command":
-                        guard case .sequence(let items) = value else {
-                            fail(keyPath, "expected a list of arguments, e.g. [rpicam-vid, -o, \"-\"]")
-                            continue
-                        }
-                        var argv: [String] = []
-                        for (index, item) in items.enumerated() {
-                            if let s = string(item, "\(keyPath)[\(index)]") { argv.append(s) }
-                        }
-                        if argv.isEmpty || argv[0].isEmpty {
-                            fail(keyPath, "must name a program")
-                        } else {
-                            command = argv
-                        }
+                        command = argv(value, keyPath, example: "[rpicam-vid, -o, \"-\"]")
                     case "stop_grace": if let d = duration(value, keyPath) { grace = d }
                     default: fail(keyPath, "unknown key (expected one of: kind, command, stop_grace)")
                     }
