@@ -413,18 +413,7 @@ import VigilSources
             dir: setup.dir)
         defer { server.stop() }
         func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Binaries.vigil)
-            process.arguments = ["capture", "http://127.0.0.1:\(server.port)"] + arguments
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, stdout, stderr)
+            try Binaries.run(["capture", "http://127.0.0.1:\(server.port)"] + arguments)
         }
         let path = setup.dir.file("got.jpg")
         let ok = try run(["booth", "--out", path])

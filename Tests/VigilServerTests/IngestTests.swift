@@ -32,7 +32,7 @@ import VigilSources
     /// Writes an MJPEG file of `count` frames with `vigil fake-camera`.
     static func recording(_ dir: TempDir, count: Int) throws -> String {
         let path = dir.file("recording.mjpg")
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.vigil)
         process.arguments = [
@@ -212,20 +212,11 @@ import VigilSources
         // The link drops after about 700 frames' worth of bytes, mid-frame.
         let proxy = try CuttingProxy(upstreamPort: server.port, cutAfter: source.count * 700 / 2000 + 333)
         defer { proxy.stop() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.vigil)
         let signal = dir.file("signal.csv")
         try "t,value\n0,1\n".write(toFile: signal, atomically: true, encoding: .utf8)
-        process.arguments = ["push", "http://127.0.0.1:\(proxy.port)", recording, "--attach", signal]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let (status, stdout, stderr) = try Binaries.run(
+            ["push", "http://127.0.0.1:\(proxy.port)", recording, "--attach", signal])
+        #expect(status == 0, "\(stderr)")
         #expect(stdout.contains("complete"), "\(stdout)")
         #expect(stderr.contains("resumed session"), "the upload was cut and resumed: \(stderr)")
         #expect(proxy.connectionCount >= 2)
@@ -332,5 +323,33 @@ import VigilSources
             #expect((error["message"] as? String)?.contains(expected) == true, "\(error)")
             await client.close()
         }
+    }
+
+    @Test func vigilPushSendsAFolderOfJPEGsInNameOrderAtTheRequestedPace() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let server = try VigilProcess(config: "cameras:\n  door: {source: {kind: push}}\n", dir: dir)
+        defer { server.stop() }
+        let folder = dir.file("shots")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let frames = try Self.frames(6, width: 160, height: 120)
+        for (index, frame) in frames.enumerated() {
+            _ = FileManager.default.createFile(atPath: folder + "/shot-\(index).jpg", contents: Data(frame))
+        }
+        try "not a jpeg".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
+        let started = ContinuousClock.now
+        let result = try Binaries.run([
+            "push", "http://127.0.0.1:\(server.port)", folder, "--fps", "10", "--camera", "door",
+        ])
+        let elapsed = ContinuousClock.now - started
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(elapsed >= .milliseconds(500), "6 frames at 10 fps take at least 0.5 s: \(elapsed)")
+        let sessions = try HTTPTestClient.request(port: server.port, "GET", "/api/v1/sessions").jsonArray()
+        let id = try #require(sessions.first?["session_id"] as? String)
+        #expect(sessions.first?["camera"] as? String == "door")
+        let stored = FileManager.default.contents(atPath: Self.sessionDir(server, id) + "/frames.mjpg")
+        #expect(stored == Data(frames.joined()), "the files in name order, the text file skipped")
+        let snapshot = try HTTPTestClient.request(port: server.port, "GET", "/cameras/door/snapshot.jpg")
+        #expect(snapshot.body == frames.last, "the frames were shown live on the push camera")
     }
 }

@@ -317,6 +317,21 @@ import VigilSources
         )
     }
 
+    @Test func theEventsSocketSendsAHeartbeatEvery15Seconds() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let server = try VigilProcess(config: Self.config, dir: dir)
+        defer { server.stop() }
+        let events = try await WSTestClient.connect(port: server.port, path: "/api/v1/events")
+        let hello = try await events.nextJSON()
+        let started = ContinuousClock.now
+        let ping = try await events.nextJSON(type: "ping", timeout: .seconds(25))
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .seconds(13), "the first ping comes after about 15 s: \(waited)")
+        #expect((ping["version"] as? Int ?? 0) >= (hello["version"] as? Int ?? .max))
+        await events.close()
+    }
+
     @Test func shutdownClosesEverySocketWithGoingAway() async throws {
         let dir = try TempDir()
         defer { dir.remove() }

@@ -18,6 +18,29 @@ enum Binaries {
         return candidate
     }()
 
+    /// Runs `vigil ARGUMENTS` to completion; its exit status and output.
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: vigil)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes at once: a full stderr pipe must not block the child.
+        let stderrData = Mutex(Data())
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            stderrData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            done.signal()
+        }
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        done.wait()
+        process.waitUntilExit()
+        return (process.terminationStatus, stdout, String(decoding: stderrData.withLock { $0 }, as: UTF8.self))
+    }
+
     /// argv for a fake camera as a YAML flow list.
     static func fakeCameraCommand(_ arguments: [String]) -> String {
         let argv = [vigil, "fake-camera"] + arguments
