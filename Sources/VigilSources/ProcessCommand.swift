@@ -33,10 +33,10 @@ public enum ProcessCommand {
                     try await Task.sleep(for: timeout)
                     return "timeout: \(program) did not finish within \(timeout)"
                 } catch {
-                    return "cancelled"
+                    return "\(program) was stopped: the server is shutting down"
                 }
             }
-            let first = await group.next() ?? "cancelled"
+            let first = await group.next() ?? "\(program) was stopped"
             group.cancelAll()
             await group.waitForAll()
             return first
@@ -77,7 +77,7 @@ public enum ProcessCommand {
         }
         let pid = childPID.withLock { $0 }
         if pid > 0 { _ = kill(-pid, SIGKILL) }
-        if Task.isCancelled { return "timeout: \(program) did not finish within \(timeout)" }
+        if Task.isCancelled { return "\(program) was stopped before it finished" }
         let last = outcome.closureResult.map { ": \($0)" } ?? ""
         switch outcome.terminationStatus {
         case .exited(0): return nil
