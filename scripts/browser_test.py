@@ -255,6 +255,36 @@ def main():
             a.save_screenshot(args.screenshot)
             print(f"  screenshot saved to {args.screenshot}", flush=True)
 
+        print("fps and viewers on the tiles; the single-camera view", flush=True)
+        meta = a.execute_script(
+            "return document.querySelector('section.cam[data-camera=\"garage\"] .meta').textContent")
+        check(re.match(r"^\d+\.\d fps · \d+ viewers? · 640×360$", meta) is not None, f"garage meta: {meta!r}")
+        b.execute_script("location.hash = '#/camera/garage';")
+        took = wait_for("tab B single view", lambda: b.execute_script(
+            "return document.querySelectorAll('section.cam').length") == 1 and shown(b, "garage")["badge"] == "live",
+            5)
+        check(took is not None, "tab B: #/camera/garage shows that camera alone")
+        details = b.execute_script("return document.querySelector('.details').textContent")
+        check(server.url("/cameras/garage/stream.mjpg") in details, f"the MJPEG stream URL is shown: {details!r}")
+        snapshot = b.execute_script("return document.querySelector('a.button').getAttribute('href')")
+        with urllib.request.urlopen(server.url(snapshot), timeout=10) as response:
+            check(response.status == 200 and response.headers["Content-Type"] == "image/jpeg",
+                  f"the Snapshot button ({snapshot}) gives a JPEG")
+        seen = []
+
+        def single_frames_change():
+            digest = frame_digest(b, "garage")
+            if digest is not None and digest not in seen:
+                seen.append(digest)
+            return len(seen) >= 2
+
+        check(wait_for("frames in the single view", single_frames_change, 10) is not None,
+              "tab B: frames flow in the single view")
+        b.execute_script("location.hash = '#/';")
+        took = wait_for("tab B grid again", lambda: b.execute_script(
+            "return document.querySelectorAll('section.cam').length") == 3, 5)
+        check(took is not None, "tab B: back to the grid of every camera")
+
         print("killing and restarting the server: pages reconnect and show the true state", flush=True)
         for page in pages:
             page.execute_script("window.__notReloaded = true;")

@@ -115,11 +115,9 @@ struct FrameFile: Sendable {
             count = names.count
         } else {
             files = nil
+            var reader = try MJPEGFileReader(path: path)
             var n = 0
-            try Self.forEachFrame(path: path, skip: 0) { _ in
-                n += 1
-                return true
-            }
+            while let batch = try reader.nextBatch() { n += batch.count }
             count = n
         }
         guard count > 0 else { throw Push.Failed("\(path) holds no JPEG frames") }
@@ -136,33 +134,37 @@ struct FrameFile: Sendable {
             }
             return
         }
-        // Parse synchronously in chunks, hand frames over one at a time.
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw Push.Failed("cannot read \(path)") }
-        defer { try? handle.close() }
-        var parser = JPEGFrameParser(maxFrameBytes: 64 << 20)
+        var reader = try MJPEGFileReader(path: path)
         var index = 0
-        var pending: [ByteBuffer] = []
-        while true {
-            let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-            if chunk.isEmpty { break }
-            chunk.withUnsafeBytes { bytes in
-                parser.feed(bytes) { jpeg in
-                    if index >= skip { pending.append(jpeg.buffer) }
-                    index += 1
-                }
+        while let batch = try reader.nextBatch() {
+            for frame in batch {
+                defer { index += 1 }
+                if index >= skip, try await !body(frame) { return }
             }
-            for frame in pending where try await !body(frame) { return }
-            pending.removeAll()
         }
     }
+}
 
-    static func forEachFrame(path: String, skip: Int, _ body: (ParsedJPEG) -> Bool) throws {
+/// The frames of an MJPEG file (concatenated JPEGs), a 1 MiB read at a time:
+/// memory stays bounded whatever the file's size.
+struct MJPEGFileReader {
+    private let handle: FileHandle
+    private var parser = JPEGFrameParser(maxFrameBytes: 64 << 20)
+
+    init(path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Push.Failed("cannot read \(path)") }
-        defer { try? handle.close() }
-        var parser = JPEGFrameParser(maxFrameBytes: 64 << 20)
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { bytes in parser.feed(bytes) { _ = body($0) } }
+        self.handle = handle
+    }
+
+    /// The frames completed by the next read; nil at the end of the file.
+    mutating func nextBatch() throws -> [ByteBuffer]? {
+        guard let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else {
+            try? handle.close()
+            return nil
         }
+        var frames: [ByteBuffer] = []
+        chunk.withUnsafeBytes { bytes in parser.feed(bytes) { frames.append($0.buffer) } }
+        return frames
     }
 }
 

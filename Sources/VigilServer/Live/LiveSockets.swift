@@ -171,36 +171,10 @@ struct LiveSockets: Sendable {
         logger.debug("socket opened", metadata: ["remote": "\(channel.remoteAddress?.description ?? "?")"])
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                // Sender: the only task that writes data messages.
-                while let item = await outbox.next() {
-                    do {
-                        switch item {
-                        case .text(let text):
-                            outbox.writeStarted()
-                            try await outbound.write(.text(text))
-                            outbox.writeEnded()
-                        case .frame(let frame):
-                            outbox.writeStarted()
-                            try await sendFrame(frame)
-                            outbox.writeEnded()
-                        case .close(let code, let reason):
-                            if code != 1001 {
-                                logger.info("closing socket: \(reason)")
-                            }
-                            try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
-                            return
-                        }
-                    } catch {
-                        return  // The client is gone; the reader ends too.
-                    }
-                }
-            }
-            group.addTask {
-                // A reader that asked to close leaves the ending to the
-                // sender, which sends the close frame with its reason.
-                if await reader() == .closeRequested {
-                    try? await Task.sleep(for: .seconds(3600))
-                }
+                // A reader whose client left ends the sender; one that asked
+                // to close leaves it to the sender, which sends the close
+                // frame with its reason.
+                if await reader() == .clientGone { outbox.abandon() }
             }
             group.addTask {
                 // Heartbeat and stall watchdog.
@@ -226,7 +200,30 @@ struct LiveSockets: Sendable {
                     }
                 }
             }
-            await group.next()
+            // The sender, the only writer of data messages, decides when the
+            // socket ends.
+            sending: while let item = await outbox.next() {
+                do {
+                    switch item {
+                    case .text(let text):
+                        outbox.writeStarted()
+                        try await outbound.write(.text(text))
+                        outbox.writeEnded()
+                    case .frame(let frame):
+                        outbox.writeStarted()
+                        try await sendFrame(frame)
+                        outbox.writeEnded()
+                    case .close(let code, let reason):
+                        if code != 1001 {
+                            logger.info("closing socket: \(reason)")
+                        }
+                        try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
+                        break sending
+                    }
+                } catch {
+                    break sending  // The client is gone.
+                }
+            }
             group.cancelAll()
         }
         logger.debug("socket closed", metadata: ["sent": "\(outbox.sent)", "dropped": "\(outbox.dropped)"])

@@ -147,6 +147,22 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
         waiter?.resume(returning: .close(code: code, reason: reason))
     }
 
+    /// The client is gone: nothing more is sent, not even a close frame;
+    /// the sender's `next()` returns nil.
+    func abandon() {
+        let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
+            if state.closing == nil { state.closing = (1001, "client gone") }
+            state.closeTaken = true
+            state.texts.removeAll()
+            state.textsHead = 0
+            state.frames.removeAll()
+            state.frameOrder.removeAll()
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
     private func enqueue(_ text: String) {
         let (waiter, overflowed) = state.withLock { state -> (CheckedContinuation<Item?, Never>?, Bool) in
             guard state.closing == nil else { return (nil, false) }
