@@ -15,6 +15,12 @@ public final class CameraRegistry: Sendable {
     public let store: Store?
     /// Where captured stills are written (`DATA_DIR/captures`).
     public let capturesDir: String?
+    /// Recorded motion events (`DATA_DIR/events`).
+    public let archive: EventArchive?
+    /// Motion detection, one per camera with `motion.enabled`.
+    public let monitors: [MotionMonitor]
+    /// Runs `on_event_start` / `on_event_end`.
+    public let hooks: HookRunner?
 
     public init(config: VigilConfig, store: Store?, logger: Logger) {
         let events = EventBus()
@@ -38,8 +44,26 @@ public final class CameraRegistry: Sendable {
         }
         self.capturesDir = capturesDir
         self.store = store
+        var archive: EventArchive?
+        if let store, config.cameras.contains(where: { $0.motion.enabled }) || Self.hasEvents(store) {
+            let dir = ((store.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("events")
+            do {
+                let events = try EventArchive(dir: dir, store: store, config: config.events, logger: logger)
+                try events.recover()
+                archive = events
+            } catch {
+                logger.error("motion events disabled: cannot prepare \(dir): \(error)")
+            }
+        }
+        self.archive = archive
+        let usesHooks = config.cameras.contains {
+            $0.motion.enabled && ($0.motion.onEventStart != nil || $0.motion.onEventEnd != nil)
+        }
+        let hooks = usesHooks ? HookRunner(capacity: config.events.hookQueue, logger: logger) : nil
+        self.hooks = hooks
         var cameras: [Camera] = []
         var inboxes: [String: PushInbox] = [:]
+        var monitors: [MotionMonitor] = []
         for cameraConfig in config.cameras {
             let inbox = PushInbox()
             if case .push = cameraConfig.source { inboxes[cameraConfig.id] = inbox }
@@ -55,11 +79,24 @@ public final class CameraRegistry: Sendable {
                 logger: logger
             )
             cameras.append(camera)
+            if cameraConfig.motion.enabled, let archive {
+                let monitor = MotionMonitor(
+                    camera: cameraConfig.id, config: cameraConfig.motion, maxFrameAge: cameraConfig.maxFrameAge,
+                    archive: archive, events: events, hooks: hooks, logger: logger)
+                camera.hub.subscribe(monitor, isViewer: false)
+                monitors.append(monitor)
+            }
         }
+        self.monitors = monitors
         self.cameras = cameras
         self.inboxes = inboxes
         self.events = events
         self.byID = Dictionary(uniqueKeysWithValues: cameras.map { ($0.id, $0) })
+    }
+
+    /// Whether events were recorded before (listed even when motion is off now).
+    private static func hasEvents(_ store: Store) -> Bool {
+        ((try? store.motionEvents(camera: nil, since: nil, limit: 1)) ?? []).isEmpty == false
     }
 
     public func camera(_ id: String) -> Camera? {

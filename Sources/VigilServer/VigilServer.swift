@@ -64,8 +64,10 @@ public struct VigilServer: Sendable {
             .register(on: router)
         CaptureRoutes(registry: registry).register(on: router)
         SessionRoutes(store: ingest.store).register(on: router)
-        // The WebSocket paths answer plain HTTP requests with a clear error.
-        for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/events", "/api/v1/ingest"] {
+        EventRoutes(registry: registry).register(on: router)
+        // The WebSocket paths answer plain HTTP requests with a clear error
+        // (a plain GET of /api/v1/events lists the recorded motion events).
+        for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/ingest"] {
             router.get(path) { _, _ -> Response in
                 throw APIError(
                     .upgradeRequired, "websocket_required",
@@ -134,6 +136,18 @@ struct CamerasService: Service {
     func run() async throws {
         let janitor = Task { await ingest.runJanitor() }
         defer { janitor.cancel() }
+        registry.hooks?.start()
+        for monitor in registry.monitors {
+            monitor.start()
+        }
+        let retention = Task { [archive = registry.archive] in
+            // At start, then hourly (and after every event).
+            while !Task.isCancelled {
+                archive?.prune()
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+        defer { retention.cancel() }
         for camera in registry.cameras {
             await camera.activate()
         }
@@ -146,6 +160,11 @@ struct CamerasService: Service {
                 group.addTask { await camera.shutdown() }
             }
         }
+        // The hubs are finished: every monitor closes its event and writes it out.
+        for monitor in registry.monitors {
+            await monitor.waitUntilDone()
+        }
+        await registry.hooks?.shutdown()
         await ingest.shutdown()
         registry.events.finishAll()
     }

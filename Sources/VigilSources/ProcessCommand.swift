@@ -20,13 +20,15 @@ import Synchronization
 public enum ProcessCommand {
     /// Runs `argv`; `onLine` gets each stdout line. Returns nil on exit 0,
     /// else why it failed (with stderr's last line).
+    /// `input`, if given, is written to its stdin (then closed).
     public static func run(
-        _ argv: [String], timeout: Duration, logger: Logger, onLine: @escaping @Sendable (String) -> Void
+        _ argv: [String], timeout: Duration, input: String? = nil, logger: Logger,
+        onLine: @escaping @Sendable (String) -> Void
     ) async -> String? {
         let program = argv[0]
         return await withTaskGroup(of: String?.self) { group in
             group.addTask {
-                await execute(argv, timeout: timeout, logger: logger, onLine: onLine)
+                await execute(argv, timeout: timeout, input: input, logger: logger, onLine: onLine)
             }
             group.addTask {
                 do {
@@ -44,7 +46,8 @@ public enum ProcessCommand {
     }
 
     private static func execute(
-        _ argv: [String], timeout: Duration, logger: Logger, onLine: @escaping @Sendable (String) -> Void
+        _ argv: [String], timeout: Duration, input: String?, logger: Logger,
+        onLine: @escaping @Sendable (String) -> Void
     ) async -> String? {
         let program = argv[0]
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
@@ -53,24 +56,37 @@ public enum ProcessCommand {
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]
         let childPID = Mutex<pid_t>(0)
         let outcome: ExecutionResult<String?, SequenceOutput, SequenceOutput>
-        do {
-            outcome = try await Subprocess.run(
-                executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: options,
-                input: .none, output: .sequence, error: .sequence
-            ) { execution in
-                childPID.withLock { $0 = execution.processIdentifier.value }
-                async let stdout: Void = lines(of: execution.standardOutput) { onLine($0) }
-                var last: String?
-                var logged = 0
-                await lines(of: execution.standardError) { line in
-                    if logged < 20 {
-                        logger.notice("\(program): \(line)")
-                        logged += 1
-                    }
-                    last = line
+        let body: @Sendable (pid_t, SubprocessOutputSequence, SubprocessOutputSequence) async -> String? = {
+            pid, standardOutput, standardError in
+            childPID.withLock { $0 = pid }
+            async let stdout: Void = lines(of: standardOutput) { onLine($0) }
+            var last: String?
+            var logged = 0
+            await lines(of: standardError) { line in
+                if logged < 20 {
+                    logger.notice("\(program): \(line)")
+                    logged += 1
                 }
-                await stdout
-                return last
+                last = line
+            }
+            await stdout
+            return last
+        }
+        do {
+            if let input {
+                outcome = try await Subprocess.run(
+                    executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: options,
+                    input: .array(Array(input.utf8)), output: .sequence, error: .sequence
+                ) { execution in
+                    await body(execution.processIdentifier.value, execution.standardOutput, execution.standardError)
+                }
+            } else {
+                outcome = try await Subprocess.run(
+                    executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: options,
+                    input: .none, output: .sequence, error: .sequence
+                ) { execution in
+                    await body(execution.processIdentifier.value, execution.standardOutput, execution.standardError)
+                }
             }
         } catch {
             return "cannot run \(program): \(error)"

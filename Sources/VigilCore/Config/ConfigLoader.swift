@@ -143,9 +143,10 @@ public enum ConfigLoader {
             var config = VigilConfig(cameras: [])
             guard let root else { return VigilConfig.demo }
             var sawCameras = false
-            for (key, value) in mapping(root, "", allowed: ["server", "cameras", "ingest"]) {
+            for (key, value) in mapping(root, "", allowed: ["server", "cameras", "ingest", "events"]) {
                 switch key {
                 case "server": config.server = readServer(value)
+                case "events": config.events = readEvents(value)
                 case "ingest": config.ingest = readIngest(value)
                 case "cameras":
                     sawCameras = true
@@ -247,7 +248,7 @@ public enum ConfigLoader {
         }
 
         mutating func readCamera(id: String, _ node: Node, _ path: String) -> CameraConfig? {
-            let keys = ["source", "stale_after", "max_frame_age", "max_frame_bytes", "restart", "capture"]
+            let keys = ["source", "stale_after", "max_frame_age", "max_frame_bytes", "restart", "capture", "motion"]
             var camera = CameraConfig(id: id, source: .testPattern(.init()))
             var source: SourceConfig?
             var sawSource = false
@@ -264,6 +265,7 @@ public enum ConfigLoader {
                     if let n = int(value, keyPath, range: 1024...(256 * 1024 * 1024)) { camera.maxFrameBytes = n }
                 case "restart": camera.restart = readRestart(value, keyPath)
                 case "capture": camera.capture = readCapture(value, keyPath)
+                case "motion": camera.motion = readMotion(value, keyPath)
                 default: break
                 }
             }
@@ -298,6 +300,152 @@ public enum ConfigLoader {
                 fail(join(path, "pause_live"), "needs a command (without one a capture stores a live frame)")
             }
             return capture
+        }
+
+        /// A size in bytes: a whole number, or with a unit (`512KB`, `64MiB`, `10GB`).
+        mutating func bytes(_ node: Node, _ path: String, range: ClosedRange<Int64>) -> Int64? {
+            guard case .scalar(let scalar) = node, let value = ByteSize.parse(scalar.string) else {
+                fail(path, "expected a size like 1048576, \"512KB\", \"64MiB\" or \"10GB\"")
+                return nil
+            }
+            guard range.contains(value) else {
+                fail(path, "\(scalar.string) is out of range \(range.lowerBound)...\(range.upperBound) bytes")
+                return nil
+            }
+            return value
+        }
+
+        mutating func readEvents(_ node: Node) -> EventsConfig {
+            var events = EventsConfig()
+            for (key, value) in mapping(node, "events", allowed: ["max_age_days", "max_bytes", "hook_queue"]) {
+                let path = join("events", key)
+                switch key {
+                case "max_age_days": if let v = double(value, path, range: 0...36_500) { events.maxAgeDays = v }
+                case "max_bytes":
+                    if let n = bytes(value, path, range: (1024 * 1024)...(Int64.max / 2)) { events.maxBytes = n }
+                case "hook_queue": if let n = int(value, path, range: 1...10_000) { events.hookQueue = n }
+                default: break
+                }
+            }
+            return events
+        }
+
+        mutating func readMotion(_ node: Node, _ path: String) -> MotionConfig {
+            var motion = MotionConfig()
+            let keys = [
+                "enabled", "analysis_fps", "threshold", "noise_level", "minimum_motion_frames", "event_gap",
+                "pre_capture", "post_capture", "pre_capture_max_bytes", "max_event_duration", "write_queue_max_bytes",
+                "mask", "on_event_start", "on_event_end",
+            ]
+            for (key, value) in mapping(node, path, allowed: keys) {
+                let keyPath = join(path, key)
+                switch key {
+                case "enabled": if let flag = bool(value, keyPath) { motion.enabled = flag }
+                case "analysis_fps": if let v = double(value, keyPath, range: 0.1...60) { motion.analysisFps = v }
+                case "threshold": if let v = double(value, keyPath, range: 0...100) { motion.threshold = v }
+                case "noise_level": if let n = int(value, keyPath, range: 1...255) { motion.noiseLevel = n }
+                case "minimum_motion_frames":
+                    if let n = int(value, keyPath, range: 1...1000) { motion.minimumMotionFrames = n }
+                case "event_gap": if let d = duration(value, keyPath, min: .zero) { motion.eventGap = d }
+                case "pre_capture":
+                    if let d = duration(value, keyPath, min: .zero) {
+                        if d > .seconds(60) { fail(keyPath, "must be at most 60s") } else { motion.preCapture = d }
+                    }
+                case "post_capture": if let d = duration(value, keyPath, min: .zero) { motion.postCapture = d }
+                case "pre_capture_max_bytes":
+                    if let n = bytes(value, keyPath, range: 0...(1024 * 1024 * 1024)) {
+                        motion.preCaptureMaxBytes = Int(n)
+                    }
+                case "write_queue_max_bytes":
+                    if let n = bytes(value, keyPath, range: (1024 * 1024)...(1024 * 1024 * 1024)) {
+                        motion.writeQueueMaxBytes = Int(n)
+                    }
+                case "max_event_duration":
+                    if let d = duration(value, keyPath, min: .seconds(1)) { motion.maxEventDuration = d }
+                case "mask": motion.masks = readMasks(value, keyPath)
+                case "on_event_start": motion.onEventStart = readHook(value, keyPath)
+                case "on_event_end": motion.onEventEnd = readHook(value, keyPath)
+                default: break
+                }
+            }
+            if motion.postCapture > motion.eventGap {
+                fail(join(path, "post_capture"), "must not be longer than event_gap")
+            }
+            return motion
+        }
+
+        /// `mask: [{x: 0, y: 0, width: 30, height: 100}, ...]`, percent of the picture.
+        mutating func readMasks(_ node: Node, _ path: String) -> [MotionMask] {
+            guard case .sequence(let items) = node else {
+                fail(path, "expected a list of rectangles like {x: 0, y: 0, width: 30, height: 100} (percent)")
+                return []
+            }
+            var masks: [MotionMask] = []
+            for (index, item) in items.enumerated() {
+                let itemPath = "\(path)[\(index)]"
+                var values: [String: Double] = [:]
+                for (key, value) in mapping(item, itemPath, allowed: ["x", "y", "width", "height"]) {
+                    if let v = double(value, join(itemPath, key), range: 0...100) { values[key] = v }
+                }
+                guard let x = values["x"], let y = values["y"], let w = values["width"], let h = values["height"] else {
+                    if case .mapping = item { fail(itemPath, "needs x, y, width and height (percent of the picture)") }
+                    continue
+                }
+                if w == 0 || h == 0 { fail(itemPath, "width and height must be more than 0") }
+                masks.append(MotionMask(x: x, y: y, width: w, height: h))
+            }
+            return masks
+        }
+
+        /// A hook: `[program, args...]`, `"http(s)://..."`, or a mapping with
+        /// `command` or `url` and `timeout` (and `retries` for a URL).
+        mutating func readHook(_ node: Node, _ path: String) -> HookConfig? {
+            let example = "[./notify.sh, --camera, porch] or \"https://example.com/hook\""
+            switch node {
+            case .sequence:
+                return argv(node, path, example: example).map { .command(argv: $0, timeout: .seconds(30)) }
+            case .scalar(let scalar):
+                if let problem = Self.problemWithURL(scalar.string, schemes: ["http", "https"]) {
+                    fail(path, "\(problem); expected a command (a list) or a URL, e.g. \(example)")
+                    return nil
+                }
+                return .webhook(url: scalar.string, timeout: .seconds(10), retries: 3)
+            case .mapping:
+                var command: [String]?
+                var url: String?
+                var timeout: Duration?
+                var retries = 3
+                for (key, value) in mapping(node, path, allowed: ["command", "url", "timeout", "retries"]) {
+                    let keyPath = join(path, key)
+                    switch key {
+                    case "command": command = argv(value, keyPath, example: "[./notify.sh]")
+                    case "url":
+                        if let text = string(value, keyPath) {
+                            if let problem = Self.problemWithURL(text, schemes: ["http", "https"]) {
+                                fail(keyPath, problem)
+                            } else {
+                                url = text
+                            }
+                        }
+                    case "timeout": timeout = duration(value, keyPath, min: .milliseconds(100))
+                    case "retries": if let n = int(value, keyPath, range: 0...20) { retries = n }
+                    default: break
+                    }
+                }
+                switch (command, url) {
+                case (let argv?, nil): return .command(argv: argv, timeout: timeout ?? .seconds(30))
+                case (nil, let url?): return .webhook(url: url, timeout: timeout ?? .seconds(10), retries: retries)
+                case (.some, .some):
+                    fail(path, "give either command or url, not both")
+                    return nil
+                case (nil, nil):
+                    fail(path, "needs a command or a url")
+                    return nil
+                }
+            default:
+                fail(path, "expected a command (a list) or a URL, e.g. \(example)")
+                return nil
+            }
         }
 
         mutating func readRestart(_ node: Node, _ path: String) -> RestartPolicy {

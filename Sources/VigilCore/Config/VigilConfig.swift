@@ -4,6 +4,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// Cameras in the order the file lists them.
     public var cameras: [CameraConfig]
     public var ingest = IngestConfig()
+    public var events = EventsConfig()
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server
@@ -42,6 +43,7 @@ public struct CameraConfig: Sendable, Equatable {
     public var maxFrameBytes: Int = 8 * 1024 * 1024
     public var restart: RestartPolicy = .init()
     public var capture: CaptureConfig = .init()
+    public var motion: MotionConfig = .init()
 
     public init(id: String, source: SourceConfig) {
         self.id = id

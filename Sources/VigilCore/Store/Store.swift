@@ -8,7 +8,7 @@ import GRDB
 /// and are referenced by rows.
 public final class Store: Sendable {
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (and migrates) `vigil.sqlite` in `dataDir`, creating the dir.
     public init(dataDir: String) throws {
@@ -59,6 +59,29 @@ public final class Store: Sendable {
                 t.column("progress_percent", .double)
                 t.column("error", .text)
             }
+        }
+        migrator.registerMigration("v4-motion-events") { db in
+            try db.create(table: "motion_events") { t in
+                t.primaryKey("id", .text)
+                t.column("camera", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("started_at", .double).notNull().indexed()
+                t.column("ended_at", .double)
+                t.column("first_frame_at", .double)
+                t.column("peak_percent", .double).notNull()
+                t.column("frames", .integer).notNull()
+                t.column("pre_frames", .integer).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("width", .integer)
+                t.column("height", .integer)
+                t.column("dropped_frames", .integer).notNull()
+                t.column("no_fresh_frame", .boolean).notNull()
+                t.column("stale_gaps", .integer).notNull()
+                t.column("end_reason", .text)
+                t.column("clip", .text)
+                t.column("thumbnail", .text)
+            }
+            try db.create(index: "motion_events_camera_started", on: "motion_events", columns: ["camera", "started_at"])
         }
         return migrator
     }

@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The recorded motion events: files in `DATA_DIR/events` (`ID.mjpg` clip,
+/// `ID.jpg` thumbnail) and their rows. A row names a file only once that
+/// file is complete; retention deletes the row before the files, so a crash
+/// can leave an orphan file (removed at the next start) but never a row
+/// pointing at a missing or partial file.
+public final class EventArchive: Sendable {
+    public let dir: String
+    public let store: Store
+    public let config: EventsConfig
+    private let logger: Logger
+
+    public init(dir: String, store: Store, config: EventsConfig, logger: Logger) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        self.dir = dir
+        self.store = store
+        self.config = config
+        self.logger = logger
+    }
+
+    public func clipName(_ id: String) -> String { id + ".mjpg" }
+    public func thumbnailName(_ id: String) -> String { id + ".jpg" }
+    public func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+
+    /// After a crash: events that were recording keep the frames written so
+    /// far (the clip cut at its last whole frame) and become `interrupted`;
+    /// temporary and orphan files are removed. Returns the events recovered.
+    @discardableResult
+    public func recover() throws -> Int {
+        let open = try store.motionEvents(in: .recording)
+        for var record in open {
+            let partial = AtomicFile.partialPath(for: path(clipName(record.id)))
+            var clipBytes: Int64 = 0
+            record.clip = nil
+            if FileManager.default.fileExists(atPath: partial) {
+                do {
+                    let scan = try ClipReader.scan(path: partial)
+                    if scan.frames > 0, truncate(partial, off_t(scan.validBytes)) == 0 {
+                        try AtomicFile.commit(partial: partial, to: path(clipName(record.id)))
+                        record.clip = clipName(record.id)
+                        clipBytes = scan.validBytes
+                        record.frames = scan.frames
+                        record.firstFrameAt = scan.first
+                        record.endedAt = scan.last
+                    } else {
+                        record.frames = 0
+                    }
+                } catch {
+                    logger.error("event \(record.id): cannot recover its clip: \(error)")
+                    record.frames = 0
+                }
+            } else {
+                record.frames = 0
+            }
+            if record.clip == nil { record.preFrames = 0 }
+            if let thumbnail = record.thumbnail, let size = fileSize(path(thumbnail)) {
+                clipBytes += size
+            } else {
+                record.thumbnail = nil
+            }
+            record.bytes = clipBytes
+            record.status = .interrupted
+            record.endReason = "interrupted"
+            if record.endedAt == nil { record.endedAt = record.startedAt }
+            try store.saveMotionEvent(record)
+            logger.warning(
+                "event \(record.id) (camera \(record.camera)) was recording when the server stopped: kept \(record.frames) frames"
+            )
+        }
+        var removed = AtomicFile.removeLeftovers(in: dir)
+        let known = try store.motionEventFiles()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !known.contains(name) {
+            if unlink(path(name)) == 0 { removed += 1 }
+        }
+        if removed > 0 { logger.notice("events dir: removed \(removed) temporary or orphan files") }
+        return open.count
+    }
+
+    /// Deletes events older than `max_age_days`, then the oldest until the
+    /// events take at most `max_bytes`. Events still recording are kept.
+    /// Returns the events deleted.
+    @discardableResult
+    public func prune(now: Date = Date()) -> Int {
+        var deleted = 0
+        do {
+            if config.maxAgeDays > 0 {
+                let cutoff = now.timeIntervalSince1970 - config.maxAgeDays * 86400
+                while true {
+                    let batch = try store.finishedMotionEventsOldestFirst(limit: 100).filter { $0.startedAt < cutoff }
+                    if batch.isEmpty { break }
+                    for record in batch { try delete(record) }
+                    deleted += batch.count
+                }
+            }
+            var total = try store.motionEventBytes()
+            while total > config.maxBytes {
+                let batch = try store.finishedMotionEventsOldestFirst(limit: 50)
+                if batch.isEmpty { break }
+                for record in batch where total > config.maxBytes {
+                    try delete(record)
+                    total -= record.bytes
+                    deleted += 1
+                }
+            }
+        } catch {
+            logger.error("event retention failed: \(error)")
+        }
+        if deleted > 0 {
+            logger.info(
+                "retention: deleted \(deleted) events (max_age_days \(config.maxAgeDays), max_bytes \(config.maxBytes))")
+        }
+        return deleted
+    }
+
+    /// Deletes an event: the row first, then its files.
+    public func delete(_ record: MotionEventRecord) throws {
+        try store.deleteMotionEvent(id: record.id)
+        for name in [record.clip, record.thumbnail].compactMap({ $0 }) {
+            unlink(path(name))
+        }
+    }
+
+    func fileSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+}

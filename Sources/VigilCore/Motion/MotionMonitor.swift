@@ -1,0 +1,521 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs the hooks of events (`on_event_start`, `on_event_end`) without ever
+/// blocking the caller: implementations queue (bounded) and return.
+public protocol EventHookRunner: Sendable {
+    func run(_ hook: HookConfig, name: String, payload: String)
+}
+
+/// Motion detection and event recording for one camera.
+///
+/// Three parts, none of them on the viewers' path:
+/// - `offer` (called by the hub for every frame, must not block) puts the
+///   frame in the pre-capture ring or, during an event, in the write queue
+///   (bounded by bytes: a disk that cannot keep up loses frames, counted,
+///   never memory), and hands one frame per `1/analysis_fps` to analysis,
+///   newest wins: a slow analysis skips frames, it never delays or buffers
+///   them;
+/// - the analysis task decodes that frame to small grayscale, compares it
+///   with the background and feeds the event rules;
+/// - the writer task writes each event's clip, thumbnail and row.
+///
+/// Only frames younger than `max_frame_age` on arrival are taken. When an
+/// event starts while the camera is stale, the ring (older frames) is dropped
+/// and the event is marked `no_fresh_frame`; it records frames again when
+/// they return. Nothing ever repeats a frame to fill a gap.
+public final class MotionMonitor: FrameSubscriber {
+    public let camera: String
+    public let config: MotionConfig
+    public let maxFrameAge: Duration
+    private let archive: EventArchive
+    private let events: EventBus
+    private let hooks: (any EventHookRunner)?
+    private let logger: Logger
+    private let origin = ContinuousClock.now
+    private let interval: Duration
+    private let state: Mutex<State>
+    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let writerDone = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    enum WriteItem {
+        case begin(MotionEventRecord, thumbnail: Frame?)
+        case frame(Frame, pre: Bool)
+        case end(EndInfo)
+    }
+
+    struct EndInfo {
+        var reason: String
+        var peakPercent: Double
+        var best: Frame?
+        var staleGaps: Int
+        var droppedFrames: Int
+        var endedAt: Double
+    }
+
+    struct Current {
+        var id: String
+        var startInstant: ContinuousClock.Instant
+        var peakPercent = 0.0
+        var best: Frame?
+        var staleGaps = 0
+        var inStaleGap = false
+        var droppedFrames = 0
+    }
+
+    struct State {
+        var ring: FrameRing
+        var detector: MotionDetector
+        var pending: Frame?
+        var analysisWaiter: CheckedContinuation<Frame?, Never>?
+        var nextSample: ContinuousClock.Instant?
+        var current: Current?
+        var queue: [WriteItem] = []
+        var queueHead = 0
+        var queuedBytes = 0
+        var writeWaiter: CheckedContinuation<WriteItem?, Never>?
+        var lastFrameAt: ContinuousClock.Instant?
+        var finished = false
+        var analysed = 0
+        var skipped = 0
+        var lastPercent = 0.0
+    }
+
+    /// Counters for tests, benchmarks and metrics.
+    public struct Stats: Sendable {
+        public var analysed: Int
+        public var skipped: Int
+        public var ringFrames: Int
+        public var ringBytes: Int
+        public var queuedBytes: Int
+        public var inEvent: Bool
+        public var lastPercent: Double
+    }
+
+    public init(
+        camera: String, config: MotionConfig, maxFrameAge: Duration, archive: EventArchive, events: EventBus,
+        hooks: (any EventHookRunner)?, logger: Logger
+    ) {
+        self.camera = camera
+        self.config = config
+        self.maxFrameAge = maxFrameAge
+        self.archive = archive
+        self.events = events
+        self.hooks = hooks
+        var logger = logger
+        logger[metadataKey: "camera"] = "\(camera)"
+        self.logger = logger
+        self.interval = .milliseconds(Int64((1000 / config.analysisFps).rounded()))
+        self.state = Mutex(
+            State(
+                ring: FrameRing(maxDuration: config.preCapture, maxBytes: config.preCaptureMaxBytes),
+                detector: Self.detector(config)))
+    }
+
+    private static func detector(_ config: MotionConfig) -> MotionDetector {
+        MotionDetector(
+            threshold: config.threshold, minimumMotionFrames: config.minimumMotionFrames,
+            eventGap: config.eventGap.seconds, postCapture: config.postCapture.seconds)
+    }
+
+    public var stats: Stats {
+        state.withLock {
+            Stats(
+                analysed: $0.analysed, skipped: $0.skipped, ringFrames: $0.ring.count, ringBytes: $0.ring.bytes,
+                queuedBytes: $0.queuedBytes, inEvent: $0.current != nil, lastPercent: $0.lastPercent)
+        }
+    }
+
+    /// Starts the analysis, writer and timer tasks.
+    public func start() {
+        let analysis = Task { await self.analyse() }
+        let writer = Task {
+            await self.write()
+            let waiters = self.writerDone.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.done = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                self.tick()
+            }
+        }
+        tasks.withLock { $0 = [analysis, writer, ticker] }
+    }
+
+    /// Waits until the writer has finished the last event (after `finish`).
+    public func waitUntilDone() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = writerDone.withLock { state -> Bool in
+                if !state.done { state.waiters.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+        for task in tasks.withLock({ $0 }) { task.cancel() }
+    }
+
+    private func seconds(_ instant: ContinuousClock.Instant) -> Double { (instant - origin).seconds }
+
+    // MARK: - Frames in (the publisher's thread)
+
+    public func offer(_ frame: Frame) {
+        guard !frame.isPlaceholder, frame.age <= maxFrameAge else { return }
+        let waiter = state.withLock { state -> CheckedContinuation<Frame?, Never>? in
+            guard !state.finished else { return nil }
+            state.lastFrameAt = frame.capturedAt
+            state.current?.inStaleGap = false
+            if state.current != nil, state.detector.records(frameAt: seconds(frame.capturedAt)) {
+                enqueueLive(frame, &state)
+            } else {
+                state.ring.append(frame)
+            }
+            guard state.nextSample.map({ frame.capturedAt >= $0 }) ?? true else { return nil }
+            var next = (state.nextSample ?? frame.capturedAt) + interval
+            if next <= frame.capturedAt { next = frame.capturedAt + interval }
+            state.nextSample = next
+            if let waiter = state.analysisWaiter {
+                state.analysisWaiter = nil
+                return waiter
+            }
+            if state.pending != nil { state.skipped += 1 }
+            state.pending = frame
+            return nil
+        }
+        waiter?.resume(returning: frame)
+    }
+
+    public func finish() {
+        let (analysisWaiter, writeWaiter) = state.withLock {
+            state -> (CheckedContinuation<Frame?, Never>?, CheckedContinuation<WriteItem?, Never>?) in
+            guard !state.finished else { return (nil, nil) }
+            if state.current != nil { endEvent(reason: "shutdown", at: .now, &state) }
+            state.finished = true
+            defer {
+                state.analysisWaiter = nil
+                state.writeWaiter = nil
+            }
+            // The writer still drains what is queued.
+            return (state.analysisWaiter, state.queueHead < state.queue.count ? nil : state.writeWaiter)
+        }
+        analysisWaiter?.resume(returning: nil)
+        writeWaiter?.resume(returning: nil)
+    }
+
+    /// A live frame for the running event, unless the write queue is full.
+    private func enqueueLive(_ frame: Frame, _ state: inout State) {
+        let size = frame.jpeg.readableBytes
+        if state.queuedBytes + size > config.writeQueueMaxBytes {
+            state.current?.droppedFrames += 1
+            return
+        }
+        enqueue(.frame(frame, pre: false), &state)
+    }
+
+    private func enqueue(_ item: WriteItem, _ state: inout State) {
+        if case .frame(let frame, _) = item { state.queuedBytes += frame.jpeg.readableBytes }
+        if let waiter = state.writeWaiter {
+            state.writeWaiter = nil
+            // Resumed outside the lock by the caller would be cleaner; a
+            // continuation's resume does not run the waiter inline, so it is
+            // safe here.
+            if case .frame(let frame, _) = item { state.queuedBytes -= frame.jpeg.readableBytes }
+            waiter.resume(returning: item)
+            return
+        }
+        state.queue.append(item)
+    }
+
+    // MARK: - Analysis
+
+    private func nextSample() async -> Frame? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Frame?, Never>) in
+            let immediate = state.withLock { state -> Frame?? in
+                if let frame = state.pending {
+                    state.pending = nil
+                    return .some(frame)
+                }
+                if state.finished { return .some(nil) }
+                state.analysisWaiter = continuation
+                return .none
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+    }
+
+    private func analyse() async {
+        let decoder: GrayDecoder
+        do {
+            decoder = try GrayDecoder()
+        } catch {
+            logger.error("motion detection off: \(error)")
+            return
+        }
+        let analyzer = MotionAnalyzer(noiseLevel: config.noiseLevel, masks: config.masks)
+        var failures = 0
+        while let frame = await nextSample() {
+            let sample: MotionSample
+            do {
+                sample = analyzer.analyze(try decoder.decode(frame.jpeg))
+            } catch {
+                failures += 1
+                // Once, then every 1000th: a broken stream must not flood the log.
+                if failures % 1000 == 1 {
+                    logger.warning("motion: cannot decode frame \(frame.seq) (\(failures) so far): \(error)")
+                }
+                continue
+            }
+            handle(sample.percent, frame: frame)
+        }
+    }
+
+    /// Applies one analysed frame to the event rules.
+    func handle(_ percent: Double, frame: Frame) {
+        state.withLock { state in
+            guard !state.finished else { return }
+            state.analysed += 1
+            state.lastPercent = percent
+            let t = seconds(frame.capturedAt)
+            if let current = state.current, frame.capturedAt - current.startInstant >= config.maxEventDuration {
+                endEvent(reason: "max_duration", at: frame.capturedAt, &state)
+                state.detector = Self.detector(config)
+            }
+            switch state.detector.sample(at: t, percent: percent) {
+            case .started(let at):
+                beginEvent(motionAt: at, trigger: frame, &state)
+            case .ended:
+                endEvent(reason: "no_motion", at: frame.capturedAt, &state)
+            case nil:
+                if state.current != nil, percent > config.threshold {
+                    // Motion again after the post-capture frames ended: the
+                    // frames of the last pre_capture seconds join the clip.
+                    drainRing(from: t - config.preCapture.seconds, motionAt: t, &state)
+                }
+            }
+            if state.current != nil, percent > (state.current?.peakPercent ?? 0) {
+                state.current?.peakPercent = percent
+                state.current?.best = frame
+            }
+        }
+    }
+
+    private func beginEvent(motionAt: Double, trigger: Frame, _ state: inout State) {
+        let now = ContinuousClock.now
+        let id = MotionEventRecord.newID()
+        let startWall = trigger.wallTime - (seconds(trigger.capturedAt) - motionAt)
+        var record = MotionEventRecord(id: id, camera: camera, startedAt: startWall)
+        let fresh = state.lastFrameAt.map { now - $0 <= maxFrameAge } ?? false
+        record.noFreshFrame = !fresh
+        state.current = Current(id: id, startInstant: origin + .milliseconds(Int64(motionAt * 1000)))
+        enqueue(.begin(record, thumbnail: fresh ? trigger : nil), &state)
+        if fresh {
+            drainRing(from: motionAt - config.preCapture.seconds, motionAt: motionAt, &state)
+        } else {
+            // Nothing old is saved: the camera went stale before the event could take its frames.
+            _ = state.ring.drain()
+            state.current?.inStaleGap = true
+            state.current?.staleGaps = 1
+        }
+    }
+
+    /// Moves the ring's frames taken since `from` into the clip, keeping only
+    /// the continuous run (no gap longer than `max_frame_age`) up to now.
+    private func drainRing(from: Double, motionAt: Double, _ state: inout State) {
+        let frames = state.ring.drain()
+        var start = frames.count
+        while start > 0 {
+            let frame = frames[start - 1]
+            if seconds(frame.capturedAt) < from { break }
+            if start < frames.count, frames[start].capturedAt - frame.capturedAt > maxFrameAge { break }
+            start -= 1
+        }
+        for frame in frames[start...] {
+            enqueue(.frame(frame, pre: seconds(frame.capturedAt) < motionAt), &state)
+        }
+    }
+
+    private func endEvent(reason: String, at instant: ContinuousClock.Instant, _ state: inout State) {
+        guard let current = state.current else { return }
+        let wall = Date().timeIntervalSince1970 - (ContinuousClock.now - instant).seconds
+        enqueue(
+            .end(
+                EndInfo(
+                    reason: reason, peakPercent: current.peakPercent, best: current.best,
+                    staleGaps: current.staleGaps, droppedFrames: current.droppedFrames, endedAt: wall)), &state)
+        state.current = nil
+    }
+
+    /// Time passes: ends an event after `event_gap` without motion, also when
+    /// no frame comes at all, and notes when the camera goes stale.
+    func tick(now: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            guard !state.finished, state.current != nil else { return }
+            if let last = state.lastFrameAt, now - last > maxFrameAge, state.current?.inStaleGap == false {
+                state.current?.inStaleGap = true
+                state.current?.staleGaps += 1
+                logger.notice("motion event \(state.current?.id ?? ""): camera stale, no frame saved until frames return")
+            }
+            if case .ended = state.detector.tick(at: seconds(now)) {
+                endEvent(reason: "no_motion", at: now, &state)
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    private func nextWrite() async -> WriteItem? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<WriteItem?, Never>) in
+            let immediate = state.withLock { state -> WriteItem?? in
+                if state.queueHead < state.queue.count {
+                    let item = state.queue[state.queueHead]
+                    state.queueHead += 1
+                    if case .frame(let frame, _) = item { state.queuedBytes -= frame.jpeg.readableBytes }
+                    if state.queueHead == state.queue.count {
+                        state.queue.removeAll(keepingCapacity: state.queue.count < 1024)
+                        state.queueHead = 0
+                    }
+                    return .some(item)
+                }
+                if state.finished { return .some(nil) }
+                state.writeWaiter = continuation
+                return .none
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+    }
+
+    private func write() async {
+        var record: MotionEventRecord?
+        var clip: ClipWriter?
+        while let item = await nextWrite() {
+            switch item {
+            case .begin(let started, let thumbnail):
+                var started = started
+                if let thumbnail, writeThumbnail(thumbnail, id: started.id) {
+                    started.thumbnail = archive.thumbnailName(started.id)
+                }
+                do {
+                    clip = try ClipWriter(path: archive.path(archive.clipName(started.id)))
+                } catch {
+                    logger.error("motion event \(started.id): cannot create its clip, frames are not saved: \(error)")
+                    clip = nil
+                }
+                save(started)
+                record = started
+                logger.info("motion event \(started.id) started\(started.noFreshFrame ? " (no fresh frame)" : "")")
+                publish("motion_start", started, hook: config.onEventStart)
+            case .frame(let frame, let pre):
+                guard var current = record, let writer = clip else { continue }
+                do {
+                    try writer.append(frame)
+                } catch {
+                    logger.error("motion event \(current.id): cannot write its clip, recording stops: \(error)")
+                    writer.abandon()
+                    clip = nil
+                    continue
+                }
+                current.frames += 1
+                if pre { current.preFrames += 1 }
+                if current.firstFrameAt == nil { current.firstFrameAt = frame.wallTime }
+                current.endedAt = frame.wallTime
+                current.width = frame.width
+                current.height = frame.height
+                record = current
+            case .end(let info):
+                guard var ended = record else { continue }
+                record = nil
+                if let best = info.best, writeThumbnail(best, id: ended.id) {
+                    ended.thumbnail = archive.thumbnailName(ended.id)
+                }
+                var bytes: Int64 = 0
+                if let writer = clip, ended.frames > 0 {
+                    do {
+                        try writer.finish()
+                        ended.clip = archive.clipName(ended.id)
+                        bytes += writer.bytes
+                    } catch {
+                        logger.error("motion event \(ended.id): cannot complete its clip: \(error)")
+                        writer.abandon()
+                        ended.frames = 0
+                        ended.preFrames = 0
+                    }
+                } else {
+                    clip?.abandon()
+                    ended.frames = 0
+                    ended.preFrames = 0
+                }
+                clip = nil
+                if let thumbnail = ended.thumbnail, let size = archive.fileSize(archive.path(thumbnail)) {
+                    bytes += size
+                }
+                ended.bytes = bytes
+                ended.status = .complete
+                ended.endReason = info.reason
+                ended.peakPercent = info.peakPercent
+                ended.staleGaps = info.staleGaps
+                ended.droppedFrames = info.droppedFrames
+                if ended.endedAt == nil { ended.endedAt = info.endedAt }
+                save(ended)
+                logger.info(
+                    "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(String(format: "%.1f", info.peakPercent))%"
+                )
+                publish("motion_end", ended, hook: config.onEventEnd)
+                archive.prune()
+            }
+        }
+        clip?.abandon()
+    }
+
+    private func writeThumbnail(_ frame: Frame, id: String) -> Bool {
+        do {
+            try frame.jpeg.withUnsafeReadableBytes {
+                try AtomicFile.write($0, to: archive.path(archive.thumbnailName(id)))
+            }
+            return true
+        } catch {
+            logger.error("motion event \(id): cannot write its thumbnail: \(error)")
+            return false
+        }
+    }
+
+    private func save(_ record: MotionEventRecord) {
+        do {
+            try archive.store.saveMotionEvent(record)
+        } catch {
+            logger.error("motion event \(record.id): cannot save its row: \(error)")
+        }
+    }
+
+    private func publish(_ type: String, _ record: MotionEventRecord, hook: HookConfig?) {
+        let payload = MotionBusEvent(camera: camera, event: record)
+        events.publish(type: type, camera: camera, payload: payload)
+        if let hook, let hooks {
+            hooks.run(hook, name: "\(type == "motion_start" ? "on_event_start" : "on_event_end") \(record.id)",
+                payload: MotionHookPayload(type: type, camera: camera, event: record).json)
+        }
+    }
+}
+
+/// `motion_start` / `motion_end` on the events socket.
+struct MotionBusEvent: Encodable, Sendable {
+    let camera: String
+    let event: MotionEventRecord
+}
+
+/// What a hook receives (stdin of a command, body of a webhook).
+struct MotionHookPayload: Encodable {
+    let type: String
+    let camera: String
+    let event: MotionEventRecord
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}

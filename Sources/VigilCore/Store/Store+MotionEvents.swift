@@ -1,0 +1,115 @@
+import Foundation
+import GRDB
+
+extension Store {
+    /// Inserts or replaces an event's row.
+    public func saveMotionEvent(_ record: MotionEventRecord) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO motion_events
+                    (id, camera, status, started_at, ended_at, first_frame_at, peak_percent, frames, pre_frames,
+                     bytes, width, height, dropped_frames, no_fresh_frame, stale_gaps, end_reason, clip, thumbnail)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.id, record.camera, record.status.rawValue, record.startedAt, record.endedAt,
+                    record.firstFrameAt, record.peakPercent, record.frames, record.preFrames, record.bytes,
+                    record.width, record.height, record.droppedFrames, record.noFreshFrame, record.staleGaps,
+                    record.endReason, record.clip, record.thumbnail,
+                ])
+        }
+    }
+
+    public func motionEvent(id: String) throws -> MotionEventRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM motion_events WHERE id = ?", arguments: [id])
+                .map(Self.motionEvent)
+        }
+    }
+
+    /// Events newest first, of one camera or all, started at or after `since`.
+    public func motionEvents(camera: String?, since: Double?, limit: Int) throws -> [MotionEventRecord] {
+        try pool.read { db in
+            var sql = "SELECT * FROM motion_events WHERE 1"
+            var arguments: StatementArguments = []
+            if let camera {
+                sql += " AND camera = ?"
+                arguments += [camera]
+            }
+            if let since {
+                sql += " AND started_at >= ?"
+                arguments += [since]
+            }
+            sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.motionEvent)
+        }
+    }
+
+    /// Events in `status` (e.g. the ones that were recording at a crash).
+    public func motionEvents(in status: MotionEventStatus) throws -> [MotionEventRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM motion_events WHERE status = ?", arguments: [status.rawValue])
+                .map(Self.motionEvent)
+        }
+    }
+
+    /// Finished events, oldest first: the order retention deletes them in.
+    public func finishedMotionEventsOldestFirst(limit: Int) throws -> [MotionEventRecord] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM motion_events WHERE status != 'recording' ORDER BY started_at ASC, id ASC LIMIT ?",
+                arguments: [limit]
+            ).map(Self.motionEvent)
+        }
+    }
+
+    /// Bytes of every event's files, by the rows.
+    public func motionEventBytes() throws -> Int64 {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM motion_events") ?? 0
+        }
+    }
+
+    /// The names of every file some event row refers to.
+    public func motionEventFiles() throws -> Set<String> {
+        try pool.read { db in
+            var names = Set<String>()
+            for row in try Row.fetchAll(db, sql: "SELECT id, clip, thumbnail FROM motion_events") {
+                let id: String = row["id"]
+                names.insert(id)
+                if let clip: String = row["clip"] { names.insert(clip) }
+                if let thumbnail: String = row["thumbnail"] { names.insert(thumbnail) }
+            }
+            return names
+        }
+    }
+
+    public func deleteMotionEvent(id: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM motion_events WHERE id = ?", arguments: [id])
+        }
+    }
+
+    private static func motionEvent(_ row: Row) -> MotionEventRecord {
+        var record = MotionEventRecord(id: row["id"], camera: row["camera"], startedAt: row["started_at"])
+        record.status = MotionEventStatus(rawValue: row["status"]) ?? .interrupted
+        record.endedAt = row["ended_at"]
+        record.firstFrameAt = row["first_frame_at"]
+        record.peakPercent = row["peak_percent"]
+        record.frames = row["frames"]
+        record.preFrames = row["pre_frames"]
+        record.bytes = row["bytes"]
+        record.width = row["width"]
+        record.height = row["height"]
+        record.droppedFrames = row["dropped_frames"]
+        record.noFreshFrame = row["no_fresh_frame"]
+        record.staleGaps = row["stale_gaps"]
+        record.endReason = row["end_reason"]
+        record.clip = row["clip"]
+        record.thumbnail = row["thumbnail"]
+        return record
+    }
+}
