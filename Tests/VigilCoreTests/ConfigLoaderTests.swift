@@ -178,4 +178,60 @@ import VigilCore
             #expect(errors.issues.first?.message.contains("{output}") == true)
         }
     }
+
+    @Test func readsMotionAndEventSettings() throws {
+        let config = try ConfigLoader.parse(
+            """
+            events: {max_age_days: 14, max_bytes: 2GiB, hook_queue: 10}
+            cameras:
+              lobby:
+                source: {kind: push}
+                motion: {enabled: true, threshold: 1.5, noise_level: 32, pre_capture: 3s, post_capture: 5s, event_gap: 30s}
+              porch:
+                source: {kind: push}
+                motion:
+                  enabled: yes
+                  analysis_fps: 2
+                  minimum_motion_frames: 3
+                  pre_capture_max_bytes: 8MB
+                  mask: [{x: 0, y: 0, width: 30, height: 100}]
+                  on_event_start: [./notify.sh, start]
+                  on_event_end: {url: "https://example.com/hook", timeout: 5s, retries: 2}
+              door:
+                source: {kind: push}
+            """)
+        #expect(config.events.maxAgeDays == 14 && config.events.maxBytes == 2 << 30 && config.events.hookQueue == 10)
+        let lobby = config.cameras[0].motion
+        #expect(lobby.enabled && lobby.threshold == 1.5 && lobby.noiseLevel == 32)
+        #expect(lobby.preCapture == .seconds(3) && lobby.postCapture == .seconds(5) && lobby.eventGap == .seconds(30))
+        #expect(lobby.analysisFps == 5 && lobby.minimumMotionFrames == 1, "defaults")
+        let porch = config.cameras[1].motion
+        #expect(porch.analysisFps == 2 && porch.minimumMotionFrames == 3 && porch.preCaptureMaxBytes == 8_000_000)
+        #expect(porch.masks == [MotionMask(x: 0, y: 0, width: 30, height: 100)])
+        #expect(porch.onEventStart == .command(argv: ["./notify.sh", "start"], timeout: .seconds(30)))
+        #expect(porch.onEventEnd == .webhook(url: "https://example.com/hook", timeout: .seconds(5), retries: 2))
+        #expect(!config.cameras[2].motion.enabled, "off unless enabled")
+
+        do {
+            _ = try ConfigLoader.parse(
+                """
+                events: {max_bytes: lots}
+                cameras:
+                  a:
+                    source: {kind: push}
+                    motion: {threshold: 150, pre_capture: 2m, mask: [{x: 0, y: 0}], on_event_start: "ftp://x", sensitivity: 3}
+                  b:
+                    source: {kind: push}
+                    motion: {post_capture: 10s, event_gap: 5s, on_event_end: {command: [a], url: "http://x"}}
+                """)
+            Issue.record("bad motion settings must be refused")
+        } catch let errors as ConfigErrors {
+            #expect(
+                errors.issues.map(\.path) == [
+                    "events.max_bytes", "cameras.a.motion.sensitivity", "cameras.a.motion.threshold",
+                    "cameras.a.motion.pre_capture", "cameras.a.motion.mask[0]", "cameras.a.motion.on_event_start",
+                    "cameras.b.motion.on_event_end", "cameras.b.motion.post_capture",
+                ])
+        }
+    }
 }

@@ -168,6 +168,11 @@ public final class MotionMonitor: FrameSubscriber {
         guard !frame.isPlaceholder, frame.age <= maxFrameAge else { return }
         let waiter = state.withLock { state -> CheckedContinuation<Frame?, Never>? in
             guard !state.finished else { return nil }
+            if let last = state.lastFrameAt, state.current?.inStaleGap == false,
+                frame.capturedAt - last > maxFrameAge
+            {
+                state.current?.staleGaps += 1
+            }
             state.lastFrameAt = frame.capturedAt
             state.current?.inStaleGap = false
             if state.current != nil, state.detector.records(frameAt: seconds(frame.capturedAt)) {
@@ -281,7 +286,9 @@ public final class MotionMonitor: FrameSubscriber {
             state.analysed += 1
             state.lastPercent = percent
             let t = seconds(frame.capturedAt)
-            if let current = state.current, frame.capturedAt - current.startInstant >= config.maxEventDuration {
+            if let current = state.current, percent > config.threshold,
+                frame.capturedAt - current.startInstant >= config.maxEventDuration
+            {
                 endEvent(reason: "max_duration", at: frame.capturedAt, &state)
                 state.detector = Self.detector(config)
             }
