@@ -130,7 +130,7 @@ final class FaultyMJPEGUpstream: @unchecked Sendable {
 
     // MARK: Sockets
 
-    private static func listen(port: Int) throws -> Int32 {
+    static func listen(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -150,7 +150,7 @@ final class FaultyMJPEGUpstream: @unchecked Sendable {
         return fd
     }
 
-    private static func boundPort(_ fd: Int32) -> Int {
+    static func boundPort(_ fd: Int32) -> Int {
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
