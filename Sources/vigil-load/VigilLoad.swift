@@ -14,7 +14,7 @@ struct VigilLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil-load",
         abstract: "Load and micro benchmarks for Vigil.",
-        subcommands: [Fanout.self, Framing.self, IngestLoad.self])
+        subcommands: [Fanout.self, Framing.self, IngestLoad.self, MotionBench.self])
 }
 
 /// Opens N MJPEG clients and reports fps, latency, server CPU and memory.

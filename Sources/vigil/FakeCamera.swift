@@ -56,6 +56,12 @@ struct FakeCamera: ParsableCommand {
     @Option(help: "Append this process's PID to a file at start.")
     var pidFile: String?
 
+    @Option(
+        help:
+            "Still scene (the first frame repeated) with one second of the moving frames every N seconds (motion bursts)."
+    )
+    var motionEvery: Double?
+
     func validate() throws {
         guard fps > 0, fps <= 1000 else { throw ValidationError("--fps must be in (0, 1000]") }
         guard parsedSize != nil else { throw ValidationError("--size must look like 640x360") }
@@ -63,6 +69,7 @@ struct FakeCamera: ParsableCommand {
         guard distinct >= 1, distinct <= 1000 else { throw ValidationError("--distinct must be 1...1000") }
         guard (0...127).contains(noise) else { throw ValidationError("--noise must be 0...127") }
         if let n = truncateEvery, n < 1 { throw ValidationError("--truncate-every must be >= 1") }
+        if let n = motionEvery, !(n >= 1) { throw ValidationError("--motion-every must be >= 1 second") }
     }
 
     var parsedSize: (Int, Int)? {
@@ -125,7 +132,11 @@ struct FakeCamera: ParsableCommand {
             if let n = oversizeAfter, written == n, let oversize {
                 guard writeAll(oversize[...]) else { return }
             }
-            let frame = frames[written % frames.count]
+            var frame = frames[written % frames.count]
+            if let period = motionEvery {
+                let perPeriod = max(1, Int(period * fps))
+                frame = written % perPeriod < Int(fps) ? frames[written % frames.count] : frames[0]
+            }
             let truncated = truncateEvery.map { (written + 1) % $0 == 0 } ?? false
             guard writeAll(truncated ? frame[..<(frame.count / 2)] : frame[...]) else { return }
             written += 1

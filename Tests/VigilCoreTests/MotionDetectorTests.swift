@@ -61,7 +61,7 @@ import VigilCore
 
     @Test func theRingIsBoundedBySecondsAndBytesAndSharesBuffers() {
         let start = ContinuousClock.now
-        var ring = FrameRing(maxDuration: .seconds(3), maxBytes: 10_000)
+        var ring = FrameRing(maxDuration: .seconds(3), maxBytes: 100_000)
         var buffers: [ByteBuffer] = []
         for index in 0..<100 {
             let buffer = ByteBuffer(repeating: UInt8(index), count: 100)
@@ -72,19 +72,21 @@ import VigilCore
                     capturedAt: start + .milliseconds(index * 100)))
         }
         #expect(ring.count == 31, "3 s at 10 fps, both ends included")
-        #expect(ring.bytes == 3100)
+        let cost = FrameRing.cost(of: Frame(camera: "c", seq: 0, jpeg: buffers[0], width: 1, height: 1))
+        #expect(cost >= 100 && cost <= 512, "a frame costs its buffer's storage")
+        #expect(ring.bytes == 31 * cost)
         let frames = ring.drain()
         #expect(frames.first?.seq == 69 && frames.last?.seq == 99)
         #expect(ring.count == 0 && ring.bytes == 0)
 
-        var small = FrameRing(maxDuration: .seconds(60), maxBytes: 1000)
+        var small = FrameRing(maxDuration: .seconds(60), maxBytes: cost * 10)
         let made = (0..<50).map { index in
             Frame(
                 camera: "c", seq: UInt64(index), jpeg: buffers[index], width: 1, height: 1,
                 capturedAt: start + .milliseconds(index * 100))
         }
         for frame in made { small.append(frame) }
-        #expect(small.count == 10 && small.bytes == 1000, "bounded by bytes")
+        #expect(small.count == 10 && small.bytes == cost * 10, "bounded by bytes")
         let kept = small.drain()
         let shared = kept[0].jpeg.withUnsafeReadableBytes { a in
             made[40].jpeg.withUnsafeReadableBytes { b in a.baseAddress == b.baseAddress }

@@ -231,11 +231,12 @@ import VigilCore
         let still = Self.scene()
         let rig = try Rig {
             $0.preCapture = .seconds(30)
-            $0.preCaptureMaxBytes = still.buffer.readableBytes * 5 + 10
+            $0.preCaptureMaxBytes =
+                FrameRing.cost(of: Frame(camera: "c", seq: 0, jpeg: still.buffer, width: 1, height: 1)) * 5 + 10
         }
         try await rig.feed(100) { _ in still }
         #expect(rig.monitor.stats.ringFrames == 5)
-        #expect(rig.monitor.stats.ringBytes <= still.buffer.readableBytes * 5 + 10)
+        #expect(rig.monitor.stats.ringBytes <= rig.monitor.config.preCaptureMaxBytes)
         _ = try await rig.finish()
     }
 }

@@ -130,11 +130,13 @@ import VigilCore
         let began = Date()
         let paced = try HTTPTestClient.request(port: server.port, "GET", "/api/v1/events/\(id)/clip.mjpg")
         #expect(paced.body == clip.body)
-        #expect(Date().timeIntervalSince(began) > span * 0.8, "paced: \(Date().timeIntervalSince(began)) s for \(span) s")
+        #expect(
+            Date().timeIntervalSince(began) > span * 0.8, "paced: \(Date().timeIntervalSince(began)) s for \(span) s")
 
         // Hooks: the command got the start on stdin; the webhook got the end, retried after a 500.
         try await waitUntil("hooks ran", timeout: .seconds(20)) {
-            receiver.requests.count >= 2 && ((try? String(contentsOfFile: hooksFile, encoding: .utf8)) ?? "").contains(id)
+            receiver.requests.count >= 2
+                && ((try? String(contentsOfFile: hooksFile, encoding: .utf8)) ?? "").contains(id)
         }
         let line = try String(contentsOfFile: hooksFile, encoding: .utf8).split(separator: "\n").first ?? ""
         let startHook = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -217,8 +217,10 @@ public enum ISO8601 {
 
     /// Parses `2026-11-21T10:31:12Z` (fractional seconds and offsets allowed).
     public static func date(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)
-            .timeZone(separator: .omitted).timeSeparator(.colon).dateSeparator(.dash))
+        if let date = try? Date(
+            text,
+            strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)
+                .timeZone(separator: .omitted).timeSeparator(.colon).dateSeparator(.dash))
         {
             return date
         }

@@ -287,7 +287,11 @@ public struct JPEGFrameParser: Sendable {
     }
 
     private mutating func beginFrame() {
-        let capacity = min(maxFrameBytes, lastFrameSize + lastFrameSize / 4 + 1024)
+        // ByteBuffer rounds storage up to a power of two, so a generous
+        // margin can double every frame's memory (110 KB + 25% -> 256 KB);
+        // 1/16 more than the last frame keeps most frames in the smaller
+        // size, and a larger one just grows its buffer.
+        let capacity = min(maxFrameBytes, lastFrameSize + lastFrameSize / 16 + 2048)
         var buffer = MJPEGPart.allocateFrameBuffer(capacity: capacity)
         buffer.writeInteger(UInt16(0xFFD8))
         frame = buffer

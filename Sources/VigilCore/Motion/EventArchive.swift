@@ -113,7 +113,8 @@ public final class EventArchive: Sendable {
         }
         if deleted > 0 {
             logger.info(
-                "retention: deleted \(deleted) events (max_age_days \(config.maxAgeDays), max_bytes \(config.maxBytes))")
+                "retention: deleted \(deleted) events (max_age_days \(config.maxAgeDays), max_bytes \(config.maxBytes))"
+            )
         }
         return deleted
     }

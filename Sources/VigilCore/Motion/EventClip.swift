@@ -63,7 +63,8 @@ public final class ClipWriter {
             let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw AtomicFile.Failure(description: "cannot write \(partialPath): \(String(cString: strerror(errno)))")
+                throw AtomicFile.Failure(
+                    description: "cannot write \(partialPath): \(String(cString: strerror(errno)))")
             }
             offset += n
         }
@@ -142,8 +143,9 @@ public final class ClipReader {
         guard try fill(total) else { return nil }
         let part = buffer.getSlice(at: buffer.readerIndex, length: total)!
         let jpeg = buffer.getSlice(at: buffer.readerIndex + headerEnd, length: length)!
-        guard part.getBytes(at: part.readerIndex + headerEnd + length, length: MJPEGPart.trailer.count)
-            == MJPEGPart.trailer
+        guard
+            part.getBytes(at: part.readerIndex + headerEnd + length, length: MJPEGPart.trailer.count)
+                == MJPEGPart.trailer
         else { return nil }
         buffer.moveReaderIndex(forwardBy: total)
         offset += Int64(total)

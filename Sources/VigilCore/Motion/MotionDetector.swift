@@ -73,12 +73,17 @@ public struct MotionDetector: Sendable {
 
 /// The last frames of a camera, kept for an event's `pre_capture`: bounded
 /// by time and by bytes, the oldest dropped first. Frames share their
-/// buffers with every viewer; nothing is copied.
+/// buffers with every viewer; nothing is copied. Bytes are counted as the
+/// memory the frames hold (their buffers' storage), not only the JPEG bytes,
+/// so the bound is the memory the ring can keep alive.
 public struct FrameRing: Sendable {
     public let maxDuration: Duration
     public let maxBytes: Int
-    private var frames: [Frame] = []
+    /// A circular buffer; a dropped frame's slot is cleared at once, so no
+    /// frame outlives its place in the ring.
+    private var slots: [Frame?] = []
     private var head = 0
+    public private(set) var count = 0
     public private(set) var bytes = 0
 
     public init(maxDuration: Duration, maxBytes: Int) {
@@ -86,32 +91,45 @@ public struct FrameRing: Sendable {
         self.maxBytes = maxBytes
     }
 
-    public var count: Int { frames.count - head }
+    /// The memory a frame keeps alive.
+    public static func cost(of frame: Frame) -> Int { frame.mjpegPart.storageCapacity }
 
     public mutating func append(_ frame: Frame) {
         guard maxDuration > .zero, maxBytes > 0 else { return }
-        frames.append(frame)
-        bytes += frame.jpeg.readableBytes
-        while head < frames.count,
-            bytes > maxBytes || frame.capturedAt - frames[head].capturedAt > maxDuration
-        {
-            bytes -= frames[head].jpeg.readableBytes
-            head += 1
-        }
-        // Compact now and then so the array does not grow with uptime.
-        if head > 64, head * 2 > frames.count {
-            frames.removeFirst(head)
+        if count == slots.count {
+            // Grow: unroll into a new array twice as large.
+            var grown: [Frame?] = []
+            grown.reserveCapacity(max(16, slots.count * 2))
+            for index in 0..<count { grown.append(slots[(head + index) % slots.count]) }
+            grown.append(contentsOf: repeatElement(nil, count: max(16, slots.count * 2) - count))
+            slots = grown
             head = 0
+        }
+        slots[(head + count) % slots.count] = frame
+        count += 1
+        bytes += Self.cost(of: frame)
+        while count > 0, let oldest = slots[head],
+            bytes > maxBytes || frame.capturedAt - oldest.capturedAt > maxDuration
+        {
+            bytes -= Self.cost(of: oldest)
+            slots[head] = nil
+            head = (head + 1) % slots.count
+            count -= 1
         }
     }
 
     /// The frames in order, emptying the ring.
     public mutating func drain() -> [Frame] {
-        defer {
-            frames.removeAll(keepingCapacity: true)
-            head = 0
-            bytes = 0
+        var frames: [Frame] = []
+        frames.reserveCapacity(count)
+        for index in 0..<count {
+            let slot = (head + index) % slots.count
+            if let frame = slots[slot] { frames.append(frame) }
+            slots[slot] = nil
         }
-        return Array(frames[head...])
+        head = 0
+        count = 0
+        bytes = 0
+        return frames
     }
 }

@@ -214,7 +214,7 @@ public final class MotionMonitor: FrameSubscriber {
 
     /// A live frame for the running event, unless the write queue is full.
     private func enqueueLive(_ frame: Frame, _ state: inout State) {
-        let size = frame.jpeg.readableBytes
+        let size = FrameRing.cost(of: frame)
         if state.queuedBytes + size > config.writeQueueMaxBytes {
             state.current?.droppedFrames += 1
             return
@@ -223,13 +223,13 @@ public final class MotionMonitor: FrameSubscriber {
     }
 
     private func enqueue(_ item: WriteItem, _ state: inout State) {
-        if case .frame(let frame, _) = item { state.queuedBytes += frame.jpeg.readableBytes }
+        if case .frame(let frame, _) = item { state.queuedBytes += FrameRing.cost(of: frame) }
         if let waiter = state.writeWaiter {
             state.writeWaiter = nil
             // Resumed outside the lock by the caller would be cleaner; a
             // continuation's resume does not run the waiter inline, so it is
             // safe here.
-            if case .frame(let frame, _) = item { state.queuedBytes -= frame.jpeg.readableBytes }
+            if case .frame(let frame, _) = item { state.queuedBytes -= FrameRing.cost(of: frame) }
             waiter.resume(returning: item)
             return
         }
@@ -365,7 +365,8 @@ public final class MotionMonitor: FrameSubscriber {
             if let last = state.lastFrameAt, now - last > maxFrameAge, state.current?.inStaleGap == false {
                 state.current?.inStaleGap = true
                 state.current?.staleGaps += 1
-                logger.notice("motion event \(state.current?.id ?? ""): camera stale, no frame saved until frames return")
+                logger.notice(
+                    "motion event \(state.current?.id ?? ""): camera stale, no frame saved until frames return")
             }
             if case .ended = state.detector.tick(at: seconds(now)) {
                 endEvent(reason: "no_motion", at: now, &state)
@@ -381,7 +382,7 @@ public final class MotionMonitor: FrameSubscriber {
                 if state.queueHead < state.queue.count {
                     let item = state.queue[state.queueHead]
                     state.queueHead += 1
-                    if case .frame(let frame, _) = item { state.queuedBytes -= frame.jpeg.readableBytes }
+                    if case .frame(let frame, _) = item { state.queuedBytes -= FrameRing.cost(of: frame) }
                     if state.queueHead == state.queue.count {
                         state.queue.removeAll(keepingCapacity: state.queue.count < 1024)
                         state.queueHead = 0
@@ -502,7 +503,8 @@ public final class MotionMonitor: FrameSubscriber {
         let payload = MotionBusEvent(camera: camera, event: record)
         events.publish(type: type, camera: camera, payload: payload)
         if let hook, let hooks {
-            hooks.run(hook, name: "\(type == "motion_start" ? "on_event_start" : "on_event_end") \(record.id)",
+            hooks.run(
+                hook, name: "\(type == "motion_start" ? "on_event_start" : "on_event_end") \(record.id)",
                 payload: MotionHookPayload(type: type, camera: camera, event: record).json)
         }
     }

@@ -81,7 +81,8 @@ public final class Store: Sendable {
                 t.column("clip", .text)
                 t.column("thumbnail", .text)
             }
-            try db.create(index: "motion_events_camera_started", on: "motion_events", columns: ["camera", "started_at"])
+            try db.create(
+                index: "motion_events_camera_started", on: "motion_events", columns: ["camera", "started_at"])
         }
         return migrator
     }

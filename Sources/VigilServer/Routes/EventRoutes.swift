@@ -11,6 +11,14 @@ struct EventRoutes {
     static let longestPause = 2.0
 
     func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("/api/v1/cameras/:id/motion") { _, context -> Response in
+            let camera = try registry.camera(from: context)
+            guard let monitor = registry.monitors.first(where: { $0.camera == camera.id }) else {
+                throw APIError(
+                    .notFound, "motion_off", "motion detection is off for camera \(camera.id) (motion.enabled)")
+            }
+            return JSON.response(MotionStatus(monitor.stats, config: monitor.config))
+        }
         router.get("/api/v1/events") { request, _ -> Response in
             let query = request.uri.queryParameters
             var camera: String?
@@ -120,5 +128,41 @@ struct EventRoutes {
             throw APIError(.notFound, "unknown_event", "no event with id '\(id.prefix(40))'")
         }
         return record
+    }
+}
+
+/// `GET /api/v1/cameras/{id}/motion`: what the detector sees now (for tuning
+/// `threshold` and checking that memory stays within its bounds).
+struct MotionStatus: Encodable {
+    var analysed: Int
+    var skipped: Int
+    var lastPercent: Double
+    var threshold: Double
+    var inEvent: Bool
+    var ringFrames: Int
+    var ringBytes: Int
+    var ringMaxBytes: Int
+    var writeQueueBytes: Int
+
+    init(_ stats: MotionMonitor.Stats, config: MotionConfig) {
+        analysed = stats.analysed
+        skipped = stats.skipped
+        lastPercent = (stats.lastPercent * 100).rounded() / 100
+        threshold = config.threshold
+        inEvent = stats.inEvent
+        ringFrames = stats.ringFrames
+        ringBytes = stats.ringBytes
+        ringMaxBytes = config.preCaptureMaxBytes
+        writeQueueBytes = stats.queuedBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case analysed, skipped, threshold
+        case lastPercent = "last_percent"
+        case inEvent = "in_event"
+        case ringFrames = "ring_frames"
+        case ringBytes = "ring_bytes"
+        case ringMaxBytes = "ring_max_bytes"
+        case writeQueueBytes = "write_queue_bytes"
     }
 }
