@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Vigil benchmarks: framing parser throughput and MJPEG fan-out under load.
-# Usage: scripts/bench.sh            (everything)
-#        BENCH_DURATION=20 scripts/bench.sh
+# Usage: scripts/bench.sh            (everything, about 20 minutes)
+#        BENCH_DURATION=20 BENCH_MOTION_SECONDS=600 scripts/bench.sh
 # Runs release builds. Every client connects to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,6 +76,14 @@ echo "== Ingest: one session of 5000 1280x720 frames over loopback (targets: >= 
 start_server
 "$BIN/vigil-load" ingest --url "ws://127.0.0.1:$PORT" --frames 5000 --server-pid "$SERVER_PID"
 stop_server
+
+echo
+echo "== Motion analysis per frame (target: comparing adds <= 15% to the scaled decode)"
+"$BIN/vigil-load" motion --runs 5
+
+echo
+echo "== Motion on one 720p30 camera: CPU (target <= 2% of a core at analysis_fps 5) and pre-capture memory over ${BENCH_MOTION_SECONDS:-600} s"
+python3 scripts/bench_motion.py "$BIN/vigil" "$DURATION" "${BENCH_MOTION_SECONDS:-600}"
 
 echo
 echo "== Recovery after upstream faults (kill: <= 0.5 s after the upstream is back; zombie: <= stale_after + 0.5 s)"

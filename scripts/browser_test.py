@@ -30,7 +30,9 @@ from selenium.webdriver.common.by import By
 CONFIG = """
 cameras:
   porch: {source: {kind: testpattern, width: 640, height: 360, fps: 15}}
-  garage: {source: {kind: testpattern, width: 640, height: 360, fps: 10}}
+  garage:
+    source: {kind: testpattern, width: 640, height: 360, fps: 10}
+    motion: {enabled: true, threshold: 0.5, event_gap: 2s, pre_capture: 1s, post_capture: 1s, max_event_duration: 4s}
   door: {source: {kind: push}, stale_after: 2s}
 """
 
@@ -247,6 +249,25 @@ def main():
         check(len(captures) == 1 and captures[0]["status"] == "done" and captures[0]["camera"] == "garage",
               f"the API lists the capture: {captures}")
         check(not shown_capture_enabled(a, "porch"), "tab A: Capture disabled on the stopped camera")
+
+        print("Motion events (garage's moving pattern): listed with thumbnails in both tabs", flush=True)
+        listed = {}
+        for name, page in (("A", a), ("B", b)):
+            took = wait_for(f"tab {name} lists a motion event", lambda: page.execute_script(
+                "return [...document.querySelectorAll('#events .shot')]"
+                ".filter((s) => s.querySelector('.pic').style.backgroundImage.includes('/thumbnail.jpg')).length") >= 1,
+                15)
+            check(took is not None, f"tab {name}: a motion event is listed with its thumbnail")
+            listed[name] = page.execute_script(
+                "return [...document.querySelectorAll('#events .shot')].map((s) => s.dataset.event)")
+        events = json.loads(urllib.request.urlopen(server.url("/api/v1/events"), timeout=10).read())
+        ids = {event["id"] for event in events}
+        check(bool(events) and all(event["camera"] == "garage" for event in events), f"the API lists garage's events")
+        for name, shown_ids in listed.items():
+            check(set(shown_ids) <= ids and shown_ids, f"tab {name}: the events shown are the API's: {shown_ids}")
+        with urllib.request.urlopen(server.url(events[0]["thumbnail"]), timeout=10) as response:
+            check(response.headers["Content-Type"] == "image/jpeg" and response.read(2) == b"\xff\xd8",
+                  "the thumbnail is a JPEG")
 
         # A picture with every kind of tile: live, stopped, no signal.
         if args.screenshot:

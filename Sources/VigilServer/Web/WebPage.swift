@@ -72,9 +72,9 @@ enum WebPage {
                      font-size:13px; color:var(--dim); }
           .details b { color:var(--text); font-weight:500; word-break:break-all; }
           .empty { color:var(--dim); padding:40px; text-align:center; grid-column:1/-1; }
-          #captures { padding:0 18px 24px; }
-          #captures:empty { display:none; }
-          #captures h2 { font-size:13px; font-weight:600; color:var(--dim); letter-spacing:.1em; text-transform:uppercase; margin:6px 0 10px; }
+          #captures, #events { padding:0 18px 24px; }
+          #captures:empty, #events:empty { display:none; }
+          #captures h2, #events h2 { font-size:13px; font-weight:600; color:var(--dim); letter-spacing:.1em; text-transform:uppercase; margin:6px 0 10px; }
           .shots { display:flex; gap:10px; overflow-x:auto; padding-bottom:6px; }
           .shot { flex:0 0 auto; width:168px; background:var(--card); border:1px solid var(--line); border-radius:9px; overflow:hidden;
                   color:var(--text); text-decoration:none; font-size:12px; }
@@ -82,7 +82,7 @@ enum WebPage {
                        color:var(--dim); font-size:11px; text-align:center; padding:6px; }
           .shot .cap { padding:5px 8px; display:flex; justify-content:space-between; gap:6px; }
           .shot.failed .pic { color:var(--bad); }
-          .shot.pending .pic, .shot.running .pic { color:var(--cap); }
+          .shot.pending .pic, .shot.running .pic, .shot.recording .pic { color:var(--cap); }
         </style>
         </head>
         <body>
@@ -93,6 +93,7 @@ enum WebPage {
         </header>
         <div id="notice"></div>
         <main id="grid"><div class="empty">Connecting to the server…</div></main>
+        <section id="events"></section>
         <section id="captures"></section>
         <script>
         "use strict";
@@ -255,6 +256,38 @@ enum WebPage {
           section.replaceChildren(el("h2", {}, "Captures"), el("div", { class: "shots" }, ...shots));
         }
 
+        // The last motion events, from the API at every hello, then from
+        // motion_start / motion_end; each links to its clip.
+        const motionEvents = new Map();
+        async function loadEvents() {
+          try {
+            const response = await fetch("/api/v1/events?limit=12");
+            if (!response.ok) return;
+            motionEvents.clear();
+            for (const event of await response.json()) motionEvents.set(event.id, event);
+            renderEvents();
+          } catch (error) { /* the events socket will bring them */ }
+        }
+
+        function renderEvents() {
+          const section = document.getElementById("events");
+          const list = [...motionEvents.values()].sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""))
+            .slice(0, 12);
+          if (!list.length) { section.replaceChildren(); return; }
+          const shots = list.map((e) => {
+            const time = new Date(e.started_at).toLocaleTimeString();
+            const length = e.duration_ms != null ? `${(e.duration_ms / 1000).toFixed(1)} s` : "recording…";
+            const pic = el("div", { class: "pic" }, e.thumbnail ? "" : (e.status === "recording" ? "recording…" : "no frame"));
+            if (e.thumbnail) pic.style.backgroundImage = `url("${e.thumbnail}")`;
+            const attrs = { class: `shot ${e.status}`, "data-event": e.id,
+                            title: `${e.frames} frames, peak ${e.peak_percent}% changed${e.no_fresh_frame ? ", no fresh frame at the start" : ""}` };
+            if (e.clip) { attrs.href = e.clip; attrs.target = "_blank"; }
+            return el(e.clip ? "a" : "div", attrs, pic,
+                      el("div", { class: "cap" }, el("b", {}, e.camera), el("span", {}, `${time} · ${length}`)));
+          });
+          section.replaceChildren(el("h2", {}, "Motion events"), el("div", { class: "shots" }, ...shots));
+        }
+
         // Frames: newest wins per camera, also in the browser.
         function showFrame(id, blob) {
           const tile = tiles.get(id);
@@ -326,6 +359,7 @@ enum WebPage {
               grid.dataset.key = "";
               render();
               loadCaptures();
+              loadEvents();
               if (restarted) live.restart();
             } else if (message.type === "state") {
               if (message.version <= page.version) return;
@@ -337,6 +371,10 @@ enum WebPage {
               if (message.version > page.version) page.version = message.version;
               captures.set(message.capture.id, message.capture);
               renderCaptures();
+            } else if (message.type.startsWith("motion_") && message.event) {
+              if (message.version > page.version) page.version = message.version;
+              motionEvents.set(message.event.id, message.event);
+              renderEvents();
             }
           },
           close(event, wait) {
