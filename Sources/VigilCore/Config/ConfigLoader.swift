@@ -185,12 +185,12 @@ public enum ConfigLoader {
                 let path = join("ingest", key)
                 switch key {
                 case "max_frame_bytes":
-                    if let n = int(value, path, range: 1024...(64 * 1024 * 1024)) { ingest.maxFrameBytes = n }
+                    if let n = bytes(value, path, range: 1024...(64 * 1024 * 1024)) { ingest.maxFrameBytes = Int(n) }
                 case "max_session_bytes":
-                    if let n = int(value, path, range: 1024...Int(Int64.max / 2)) { ingest.maxSessionBytes = Int64(n) }
+                    if let n = bytes(value, path, range: 1024...(Int64.max / 2)) { ingest.maxSessionBytes = n }
                 case "max_sessions": if let n = int(value, path, range: 1...10_000) { ingest.maxSessions = n }
                 case "max_attachment_bytes":
-                    if let n = int(value, path, range: 1...(256 * 1024 * 1024)) { ingest.maxAttachmentBytes = n }
+                    if let n = bytes(value, path, range: 1...(256 * 1024 * 1024)) { ingest.maxAttachmentBytes = Int(n) }
                 case "ack_every": if let n = int(value, path, range: 1...100_000) { ingest.ackEvery = n }
                 case "idle_timeout":
                     if let d = duration(value, path, min: .milliseconds(100)) { ingest.idleTimeout = d }
@@ -262,7 +262,7 @@ public enum ConfigLoader {
                     if let d = duration(value, keyPath, min: .milliseconds(100)) { camera.staleAfter = d }
                 case "max_frame_age": if let d = duration(value, keyPath) { camera.maxFrameAge = d }
                 case "max_frame_bytes":
-                    if let n = int(value, keyPath, range: 1024...(256 * 1024 * 1024)) { camera.maxFrameBytes = n }
+                    if let n = bytes(value, keyPath, range: 1024...(256 * 1024 * 1024)) { camera.maxFrameBytes = Int(n) }
                 case "restart": camera.restart = readRestart(value, keyPath)
                 case "capture": camera.capture = readCapture(value, keyPath)
                 case "motion": camera.motion = readMotion(value, keyPath)
