@@ -45,7 +45,9 @@ public final class CameraRegistry: Sendable {
         self.capturesDir = capturesDir
         self.store = store
         var archive: EventArchive?
-        if let store, config.cameras.contains(where: { $0.motion.enabled }) || Self.hasEvents(store) {
+        // Always there with a store: events recorded earlier stay listed, and
+        // retention keeps running, also when no camera detects motion now.
+        if let store {
             let dir = ((store.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("events")
             do {
                 let events = try EventArchive(dir: dir, store: store, config: config.events, logger: logger)
@@ -92,11 +94,6 @@ public final class CameraRegistry: Sendable {
         self.inboxes = inboxes
         self.events = events
         self.byID = Dictionary(uniqueKeysWithValues: cameras.map { ($0.id, $0) })
-    }
-
-    /// Whether events were recorded before (listed even when motion is off now).
-    private static func hasEvents(_ store: Store) -> Bool {
-        ((try? store.motionEvents(camera: nil, since: nil, limit: 1)) ?? []).isEmpty == false
     }
 
     public func camera(_ id: String) -> Camera? {

@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import Subprocess
 import Synchronization
 import VigilCore
@@ -45,14 +47,38 @@ public struct ExecSource: FrameSource {
         let logger = self.logger
         let maxFrameBytes = self.maxFrameBytes
         let childPID = Mutex<pid_t>(0)
-        let outcome: ExecutionResult<JPEGFrameParser.Statistics, SequenceOutput, SequenceOutput>
+        // stdout is a pipe read on a NIO event loop: each read lands in a
+        // ByteBuffer and goes straight to the parser, with no thread hop per
+        // read. The pipe is enlarged so a whole frame fits: one wake-up per
+        // frame instead of several.
+        // (Subprocess closes every descriptor above 2 in its children, so
+        // setting close-on-exec after pipe() leaks nothing.)
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            throw SourceEnded("cannot create a pipe for \(program): \(String(cString: strerror(errno)))")
+        }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ (Linux)
+        _ = fcntl(ends[0], setPipeSize, 1 << 20)
+        let channel: any Channel
+        let reader = PipeFrameReader(maxFrameBytes: maxFrameBytes, sink: sink)
+        do {
+            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in channel.pipeline.addHandler(reader) }
+                .takingOwnershipOfDescriptor(input: ends[0]).get()
+        } catch {
+            close(ends[0])
+            close(ends[1])
+            throw SourceEnded("cannot read the pipe of \(program): \(error)")
+        }
+        let outcome: ExecutionResult<Void, FileDescriptorOutput, SequenceOutput>
         do {
             outcome = try await Subprocess.run(
                 executable,
                 arguments: Arguments(Array(config.command.dropFirst())),
                 platformOptions: options,
                 input: .none,
-                output: .sequence,
+                output: .fileDescriptor(FileDescriptor(rawValue: ends[1]), closeAfterSpawningProcess: true),
                 error: .sequence
             ) { execution in
                 let pid = execution.processIdentifier.value
@@ -60,26 +86,25 @@ public struct ExecSource: FrameSource {
                 logger.info("started \(program) (pid \(pid))")
                 let stderr = execution.standardError
                 async let logged: Void = Self.logStandardError(stderr, program: program, logger: logger)
-                var parser = JPEGFrameParser(maxFrameBytes: maxFrameBytes)
-                do {
-                    for try await chunk in execution.standardOutput {
-                        chunk.withUnsafeBytes { bytes in
-                            parser.feed(bytes) { sink.deliver($0) }
-                        }
-                    }
-                } catch {
-                    logger.debug("reading stdout of \(program) ended: \(error)")
+                // Until the child (and whatever inherited its stdout) closes it,
+                // or the attempt is cancelled.
+                await withTaskCancellationHandler {
+                    try? await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
                 }
                 await logged
-                return parser.statistics
             }
         } catch {
+            try? await channel.close()
             throw SourceEnded("cannot run \(program): \(error)")
         }
+        // Closed and its descriptor released before the attempt counts as over.
+        try? await channel.close()
         // Reap what the child left behind in its group (a shell's children).
         let pid = childPID.withLock { $0 }
         if pid > 0 { _ = kill(-pid, SIGKILL) }
-        let statistics = outcome.closureResult
+        let statistics = reader.statistics
         let stats =
             "frames \(statistics.frames), truncated \(statistics.truncated), oversize \(statistics.oversize), skipped bytes \(statistics.skippedBytes)"
         switch outcome.terminationStatus {
@@ -136,5 +161,35 @@ public struct ExecSource: FrameSource {
         if suppressed > 0 {
             logger.warning("\(program) stderr: \(suppressed) more lines suppressed")
         }
+    }
+}
+
+/// Feeds the bytes read from a camera's stdout to the framing parser, on the
+/// pipe channel's event loop.
+final class PipeFrameReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let parser: Mutex<JPEGFrameParser>
+    private let sink: FrameSink
+
+    init(maxFrameBytes: Int, sink: FrameSink) {
+        self.parser = Mutex(JPEGFrameParser(maxFrameBytes: maxFrameBytes))
+        self.sink = sink
+    }
+
+    var statistics: JPEGFrameParser.Statistics { parser.withLock { $0.statistics } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let sink = self.sink
+        parser.withLock { parser in
+            buffer.withUnsafeReadableBytes { bytes in
+                parser.feed(bytes) { _ = sink.deliver($0) }
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
     }
 }

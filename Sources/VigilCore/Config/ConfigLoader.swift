@@ -262,7 +262,9 @@ public enum ConfigLoader {
                     if let d = duration(value, keyPath, min: .milliseconds(100)) { camera.staleAfter = d }
                 case "max_frame_age": if let d = duration(value, keyPath) { camera.maxFrameAge = d }
                 case "max_frame_bytes":
-                    if let n = bytes(value, keyPath, range: 1024...(256 * 1024 * 1024)) { camera.maxFrameBytes = Int(n) }
+                    if let n = bytes(value, keyPath, range: 1024...(256 * 1024 * 1024)) {
+                        camera.maxFrameBytes = Int(n)
+                    }
                 case "restart": camera.restart = readRestart(value, keyPath)
                 case "capture": camera.capture = readCapture(value, keyPath)
                 case "motion": camera.motion = readMotion(value, keyPath)
