@@ -239,4 +239,28 @@ import VigilCore
         #expect(rig.monitor.stats.ringBytes <= rig.monitor.config.preCaptureMaxBytes)
         _ = try await rig.finish()
     }
+
+    /// Frames offered faster than they can be analysed: offering never
+    /// waits for the analysis, the frames it could not take are skipped
+    /// (counted), none is queued for it.
+    @Test func aSlowAnalysisSkipsFramesInsteadOfQueueingThem() async throws {
+        let rig = try Rig { $0.analysisFps = 60 }
+        var canvas = RGBCanvas(width: 1920, height: 1080, fill: (90, 90, 90))
+        canvas.fillRect(x: 100, y: 100, width: 400, height: 400, color: (200, 200, 200))
+        let big = try JPEGEncoder(quality: 95).encode(canvas)
+        for i in 0..<300 {
+            rig.monitor.offer(
+                Frame(
+                    camera: "cam", seq: UInt64(i + 1), jpeg: big.buffer, width: 1920, height: 1080,
+                    capturedAt: rig.base + .milliseconds(i * 20)))
+        }
+        try await Self.waitFor("the analysis idle") {
+            let stats = rig.monitor.stats
+            return stats.analysed + stats.skipped == 300
+        }
+        let stats = rig.monitor.stats
+        #expect(stats.skipped > 0, "frames skipped while the analysis was busy")
+        #expect(stats.analysed > 0)
+        _ = try await rig.finish()
+    }
 }

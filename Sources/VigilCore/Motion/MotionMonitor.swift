@@ -71,7 +71,9 @@ public final class MotionMonitor: FrameSubscriber {
         var analysisWaiter: CheckedContinuation<Frame?, Never>?
         var nextSample: ContinuousClock.Instant?
         var current: Current?
-        var queue: [WriteItem] = []
+        /// Consumed slots are cleared at once (no frame outlives its place)
+        /// and the array is compacted, so it never grows with an event's length.
+        var queue: [WriteItem?] = []
         var queueHead = 0
         var queuedBytes = 0
         var writeWaiter: CheckedContinuation<WriteItem?, Never>?
@@ -379,12 +381,15 @@ public final class MotionMonitor: FrameSubscriber {
     private func nextWrite() async -> WriteItem? {
         await withCheckedContinuation { (continuation: CheckedContinuation<WriteItem?, Never>) in
             let immediate = state.withLock { state -> WriteItem?? in
-                if state.queueHead < state.queue.count {
-                    let item = state.queue[state.queueHead]
+                if state.queueHead < state.queue.count, let item = state.queue[state.queueHead] {
+                    state.queue[state.queueHead] = nil
                     state.queueHead += 1
                     if case .frame(let frame, _) = item { state.queuedBytes -= FrameRing.cost(of: frame) }
                     if state.queueHead == state.queue.count {
                         state.queue.removeAll(keepingCapacity: state.queue.count < 1024)
+                        state.queueHead = 0
+                    } else if state.queueHead >= 256, state.queueHead * 2 >= state.queue.count {
+                        state.queue.removeFirst(state.queueHead)
                         state.queueHead = 0
                     }
                     return .some(item)
