@@ -48,9 +48,7 @@ public struct CaptureRecord: Sendable, Encodable, Equatable {
 
     /// As the API shows it: ISO 8601 times, the image's URL once done.
     public func encode(to encoder: any Encoder) throws {
-        func iso(_ seconds: Double?) -> String? {
-            seconds.map { ISO8601.string(Date(timeIntervalSince1970: $0)) }
-        }
+        let iso = ISO8601.string(seconds:)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(camera, forKey: .camera)

@@ -215,6 +215,11 @@ public enum ISO8601 {
                 .timeSeparator(.colon).dateSeparator(.dash))
     }
 
+    /// `seconds` since 1970 as ISO 8601; nil stays nil.
+    public static func string(seconds: Double?) -> String? {
+        seconds.map { string(Date(timeIntervalSince1970: $0)) }
+    }
+
     /// Parses `2026-11-21T10:31:12Z` (fractional seconds and offsets allowed).
     public static func date(_ text: String) -> Date? {
         if let date = try? Date(

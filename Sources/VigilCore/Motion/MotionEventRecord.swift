@@ -67,9 +67,7 @@ public struct MotionEventRecord: Sendable, Encodable, Equatable {
 
     /// As the API shows it: ISO 8601 times, URLs of the files that exist.
     public func encode(to encoder: any Encoder) throws {
-        func iso(_ seconds: Double?) -> String? {
-            seconds.map { ISO8601.string(Date(timeIntervalSince1970: $0)) }
-        }
+        let iso = ISO8601.string(seconds:)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(camera, forKey: .camera)

@@ -230,15 +230,17 @@ enum WebPage {
 
         // The last captures, from the API at every hello, then from events.
         const captures = new Map();
-        async function loadCaptures() {
+        // A list from the API (at every hello): replaces `map`, then renders.
+        async function loadList(url, map, render) {
           try {
-            const response = await fetch("/api/v1/captures?limit=12");
+            const response = await fetch(url);
             if (!response.ok) return;
-            captures.clear();
-            for (const capture of await response.json()) captures.set(capture.id, capture);
-            renderCaptures();
+            map.clear();
+            for (const item of await response.json()) map.set(item.id, item);
+            render();
           } catch (error) { /* the events socket will bring them */ }
         }
+        const loadCaptures = () => loadList("/api/v1/captures?limit=12", captures, renderCaptures);
 
         function renderCaptures() {
           const section = document.getElementById("captures");
@@ -259,15 +261,7 @@ enum WebPage {
         // The last motion events, from the API at every hello, then from
         // motion_start / motion_end; each links to its clip.
         const motionEvents = new Map();
-        async function loadEvents() {
-          try {
-            const response = await fetch("/api/v1/events?limit=12");
-            if (!response.ok) return;
-            motionEvents.clear();
-            for (const event of await response.json()) motionEvents.set(event.id, event);
-            renderEvents();
-          } catch (error) { /* the events socket will bring them */ }
-        }
+        const loadEvents = () => loadList("/api/v1/events?limit=12", motionEvents, renderEvents);
 
         function renderEvents() {
           const section = document.getElementById("events");
