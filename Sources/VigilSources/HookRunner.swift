@@ -46,6 +46,8 @@ public final class HookRunner: EventHookRunner {
     }
 
     public var dropped: Int { state.withLock { $0.dropped } }
+    /// Hooks waiting to run.
+    public var waiting: Int { state.withLock { $0.queue.count } }
 
     public func run(_ hook: HookConfig, name: String, payload: String) {
         let job = Job(hook: hook, name: name, payload: payload)
@@ -108,11 +110,13 @@ public final class HookRunner: EventHookRunner {
     private func work() async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
-            while let job = await next() {
+            while true {
+                // A free slot first: a job stays in the (bounded) queue until it can run.
                 if running >= concurrency {
                     await group.next()
                     running -= 1
                 }
+                guard let job = await next() else { break }
                 running += 1
                 group.addTask { await self.execute(job) }
             }

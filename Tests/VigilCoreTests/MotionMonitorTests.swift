@@ -1,7 +1,10 @@
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
-import VigilCore
+import VigilSources
+
+@testable import VigilCore
 
 /// The whole motion path with real parts: frames made by the test-pattern
 /// encoder, real scaled decoding and analysis tasks, a real SQLite file and
@@ -262,5 +265,75 @@ import VigilCore
         #expect(stats.skipped > 0, "frames skipped while the analysis was busy")
         #expect(stats.analysed > 0)
         _ = try await rig.finish()
+    }
+
+    /// The camera went stale before the event could take its frames (the
+    /// analysis of the motion frame came late): nothing old is saved, the
+    /// event says `no_fresh_frame`, and it records the frames that come back.
+    @Test func anEventStartingWhileTheCameraIsStaleSavesNothingOld() async throws {
+        let rig = try Rig { _ in }
+        let maxFrameAge = rig.monitor.maxFrameAge
+        // Frames that were fresh on arrival, then the camera stops sending.
+        let scenes = (0..<10).map { Self.scene(square: $0 == 9 ? (100, 60) : nil) }
+        let arrived = ContinuousClock.now - maxFrameAge / 2
+        var old: Frame?
+        for i in 0..<10 {
+            let jpeg = scenes[i]
+            let frame = Frame(
+                camera: "cam", seq: UInt64(i + 1), jpeg: jpeg.buffer, width: jpeg.width, height: jpeg.height,
+                capturedAt: arrived + .milliseconds(i * 20), wallTime: rig.baseWall - 10 + Double(i) * 0.02)
+            rig.monitor.offer(frame)
+            old = frame
+        }
+        #expect(rig.monitor.stats.ringFrames == 10)
+        // Time passes: every frame the monitor holds is now older than max_frame_age.
+        try await Task.sleep(until: arrived + maxFrameAge + .milliseconds(300))
+        // The motion frame's analysis result arrives only now.
+        rig.monitor.handle(50, frame: try #require(old))
+        #expect(rig.monitor.stats.inEvent)
+        #expect(rig.monitor.stats.ringFrames == 0, "the old frames are dropped, not saved")
+        // Frames come back, with motion, then the scene is still long enough to end the event.
+        let back = Date().timeIntervalSince1970
+        for i in 0..<40 {
+            let jpeg = i < 10 ? Self.moving(i) : Self.scene()
+            rig.monitor.offer(
+                Frame(
+                    camera: "cam", seq: UInt64(100 + i), jpeg: jpeg.buffer, width: jpeg.width, height: jpeg.height,
+                    capturedAt: .now + .milliseconds(i * 100), wallTime: back + Double(i) * 0.1))
+        }
+        let events = try await rig.finish()
+        try #require(events.count == 1)
+        let event = events[0]
+        #expect(event.noFreshFrame)
+        #expect(event.preFrames == 0)
+        #expect(event.staleGaps >= 1)
+        #expect(event.frames > 0, "it records again when frames return")
+        #expect(try rig.clip(event).allSatisfy { $0.timestamp >= back - 0.001 }, "no frame from before the stall")
+    }
+
+    @Test func hooksWaitInABoundedQueueAndAreKilledAtTheirTimeout() async throws {
+        let outcomes = OutcomeLog()
+        let hooks = HookRunner(capacity: 2, concurrency: 1, logger: .init(label: "test")) { name, failure in
+            outcomes.add(name, failure)
+        }
+        hooks.start()
+        let hang = HookConfig.command(argv: ["/bin/sh", "-c", "cat > /dev/null; exec sleep 30"], timeout: .seconds(1))
+        hooks.run(hang, name: "hook 0", payload: "{}")
+        try await Self.waitFor("the first hook running") { hooks.waiting == 0 }
+        for i in 1..<5 { hooks.run(hang, name: "hook \(i)", payload: "{\"n\": \(i)}") }
+        // One runs, two wait, two are dropped.
+        #expect(hooks.dropped == 2)
+        try await Self.waitFor("three hooks done") { outcomes.count == 3 }
+        for (_, failure) in outcomes.all {
+            #expect(failure?.contains("timeout") == true, "\(failure ?? "nil")")
+        }
+        await hooks.shutdown(grace: .seconds(5))
+    }
+
+    final class OutcomeLog: Sendable {
+        private let items = Mutex<[(String, String?)]>([])
+        func add(_ name: String, _ failure: String?) { items.withLock { $0.append((name, failure)) } }
+        var count: Int { items.withLock { $0.count } }
+        var all: [(String, String?)] { items.withLock { $0 } }
     }
 }
