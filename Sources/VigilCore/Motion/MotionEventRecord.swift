@@ -94,11 +94,4 @@ public struct MotionEventRecord: Sendable, Encodable, Equatable {
     public static func newID(now: Date = Date()) -> String { CaptureRecord.newID(now: now) }
 
     public static func isValidID(_ id: String) -> Bool { CaptureRecord.isValidID(id) }
-
-    /// The record as JSON (hooks, bus payloads).
-    public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
-    }
 }

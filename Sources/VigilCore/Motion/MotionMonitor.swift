@@ -36,8 +36,9 @@ public final class MotionMonitor: FrameSubscriber {
     private let origin = ContinuousClock.now
     private let interval: Duration
     private let state: Mutex<State>
-    private let tasks = Mutex<[Task<Void, Never>]>([])
-    private let writerDone = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    /// The frame waiting for analysis: newest wins, a replaced one is skipped.
+    private let samples = FrameMailbox()
+    private let tasks = Mutex<(writer: Task<Void, Never>?, others: [Task<Void, Never>])>((nil, []))
 
     enum WriteItem {
         case begin(MotionEventRecord, thumbnail: Frame?)
@@ -67,8 +68,6 @@ public final class MotionMonitor: FrameSubscriber {
     struct State {
         var ring: FrameRing
         var detector: MotionDetector
-        var pending: Frame?
-        var analysisWaiter: CheckedContinuation<Frame?, Never>?
         var nextSample: ContinuousClock.Instant?
         var current: Current?
         /// Consumed slots are cleared at once (no frame outlives its place)
@@ -80,7 +79,6 @@ public final class MotionMonitor: FrameSubscriber {
         var lastFrameAt: ContinuousClock.Instant?
         var finished = false
         var analysed = 0
-        var skipped = 0
         var lastPercent = 0.0
     }
 
@@ -124,7 +122,7 @@ public final class MotionMonitor: FrameSubscriber {
     public var stats: Stats {
         state.withLock {
             Stats(
-                analysed: $0.analysed, skipped: $0.skipped, ringFrames: $0.ring.count, ringBytes: $0.ring.bytes,
+                analysed: $0.analysed, skipped: samples.dropped, ringFrames: $0.ring.count, ringBytes: $0.ring.bytes,
                 queuedBytes: $0.queuedBytes, inEvent: $0.current != nil, lastPercent: $0.lastPercent)
         }
     }
@@ -132,34 +130,21 @@ public final class MotionMonitor: FrameSubscriber {
     /// Starts the analysis, writer and timer tasks.
     public func start() {
         let analysis = Task { await self.analyse() }
-        let writer = Task {
-            await self.write()
-            let waiters = self.writerDone.withLock { state -> [CheckedContinuation<Void, Never>] in
-                state.done = true
-                defer { state.waiters = [] }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
+        let writer = Task { await self.write() }
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
                 self.tick()
             }
         }
-        tasks.withLock { $0 = [analysis, writer, ticker] }
+        tasks.withLock { $0 = (writer, [analysis, ticker]) }
     }
 
     /// Waits until the writer has finished the last event (after `finish`).
     public func waitUntilDone() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = writerDone.withLock { state -> Bool in
-                if !state.done { state.waiters.append(continuation) }
-                return state.done
-            }
-            if done { continuation.resume() }
-        }
-        for task in tasks.withLock({ $0 }) { task.cancel() }
+        let (writer, others) = tasks.withLock { $0 }
+        await writer?.value
+        for task in others { task.cancel() }
     }
 
     private func seconds(_ instant: ContinuousClock.Instant) -> Double { (instant - origin).seconds }
@@ -168,8 +153,8 @@ public final class MotionMonitor: FrameSubscriber {
 
     public func offer(_ frame: Frame) {
         guard !frame.isPlaceholder, frame.age <= maxFrameAge else { return }
-        let waiter = state.withLock { state -> CheckedContinuation<Frame?, Never>? in
-            guard !state.finished else { return nil }
+        let sampled = state.withLock { state -> Bool in
+            guard !state.finished else { return false }
             if let last = state.lastFrameAt, state.current?.inStaleGap == false,
                 frame.capturedAt - last > maxFrameAge
             {
@@ -182,35 +167,25 @@ public final class MotionMonitor: FrameSubscriber {
             } else {
                 state.ring.append(frame)
             }
-            guard state.nextSample.map({ frame.capturedAt >= $0 }) ?? true else { return nil }
+            guard state.nextSample.map({ frame.capturedAt >= $0 }) ?? true else { return false }
             var next = (state.nextSample ?? frame.capturedAt) + interval
             if next <= frame.capturedAt { next = frame.capturedAt + interval }
             state.nextSample = next
-            if let waiter = state.analysisWaiter {
-                state.analysisWaiter = nil
-                return waiter
-            }
-            if state.pending != nil { state.skipped += 1 }
-            state.pending = frame
-            return nil
+            return true
         }
-        waiter?.resume(returning: frame)
+        if sampled { samples.offer(frame) }
     }
 
     public func finish() {
-        let (analysisWaiter, writeWaiter) = state.withLock {
-            state -> (CheckedContinuation<Frame?, Never>?, CheckedContinuation<WriteItem?, Never>?) in
-            guard !state.finished else { return (nil, nil) }
+        samples.finish()
+        let writeWaiter = state.withLock { state -> CheckedContinuation<WriteItem?, Never>? in
+            guard !state.finished else { return nil }
             if state.current != nil { endEvent(reason: "shutdown", at: .now, &state) }
             state.finished = true
-            defer {
-                state.analysisWaiter = nil
-                state.writeWaiter = nil
-            }
+            defer { state.writeWaiter = nil }
             // The writer still drains what is queued.
-            return (state.analysisWaiter, state.queueHead < state.queue.count ? nil : state.writeWaiter)
+            return state.queueHead < state.queue.count ? nil : state.writeWaiter
         }
-        analysisWaiter?.resume(returning: nil)
         writeWaiter?.resume(returning: nil)
     }
 
@@ -240,21 +215,6 @@ public final class MotionMonitor: FrameSubscriber {
 
     // MARK: - Analysis
 
-    private func nextSample() async -> Frame? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Frame?, Never>) in
-            let immediate = state.withLock { state -> Frame?? in
-                if let frame = state.pending {
-                    state.pending = nil
-                    return .some(frame)
-                }
-                if state.finished { return .some(nil) }
-                state.analysisWaiter = continuation
-                return .none
-            }
-            if let immediate { continuation.resume(returning: immediate) }
-        }
-    }
-
     private func analyse() async {
         let decoder: GrayDecoder
         do {
@@ -265,7 +225,7 @@ public final class MotionMonitor: FrameSubscriber {
         }
         let analyzer = MotionAnalyzer(noiseLevel: config.noiseLevel, masks: config.masks)
         var failures = 0
-        while let frame = await nextSample() {
+        while let frame = await samples.next() {
             let sample: MotionSample
             do {
                 sample = analyzer.analyze(try decoder.decode(frame.jpeg))
@@ -421,7 +381,7 @@ public final class MotionMonitor: FrameSubscriber {
                 save(started)
                 record = started
                 logger.info("motion event \(started.id) started\(started.noFreshFrame ? " (no fresh frame)" : "")")
-                publish("motion_start", started, hook: config.onEventStart)
+                publish("motion_start", started, hook: config.onEventStart, hookName: "on_event_start")
             case .frame(let frame, let pre):
                 guard var current = record, let writer = clip else { continue }
                 do {
@@ -477,7 +437,7 @@ public final class MotionMonitor: FrameSubscriber {
                 logger.info(
                     "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(String(format: "%.1f", info.peakPercent))%"
                 )
-                publish("motion_end", ended, hook: config.onEventEnd)
+                publish("motion_end", ended, hook: config.onEventEnd, hookName: "on_event_end")
                 archive.prune()
             }
         }
@@ -504,12 +464,12 @@ public final class MotionMonitor: FrameSubscriber {
         }
     }
 
-    private func publish(_ type: String, _ record: MotionEventRecord, hook: HookConfig?) {
+    private func publish(_ type: String, _ record: MotionEventRecord, hook: HookConfig?, hookName: String) {
         let payload = MotionBusEvent(camera: camera, event: record)
         events.publish(type: type, camera: camera, payload: payload)
         if let hook, let hooks {
             hooks.run(
-                hook, name: "\(type == "motion_start" ? "on_event_start" : "on_event_end") \(record.id)",
+                hook, name: "\(hookName) \(record.id)",
                 payload: MotionHookPayload(type: type, camera: camera, event: record).json)
         }
     }

@@ -28,20 +28,8 @@ struct CaptureRoutes {
             JSON.response(try await registry.camera(from: context).captureActivity())
         }
         router.get("/api/v1/captures") { request, _ -> Response in
-            var camera: String?
-            if let raw = request.uri.queryParameters["camera"] {
-                guard ConfigLoader.isValidCameraID(String(raw)) else {
-                    throw APIError(.badRequest, "bad_parameter", "camera must be a camera id")
-                }
-                camera = String(raw)
-            }
-            var limit = 20
-            if let raw = request.uri.queryParameters["limit"] {
-                guard let n = Int(raw), (1...500).contains(n) else {
-                    throw APIError(.badRequest, "bad_parameter", "limit must be a whole number in 1...500")
-                }
-                limit = n
-            }
+            let camera = try request.cameraFilter()
+            let limit = try request.limit(default: 20, range: 1...500)
             return JSON.response(try store().captures(camera: camera, limit: limit))
         }
         router.get("/api/v1/captures/:capture") { _, context -> Response in

@@ -20,16 +20,10 @@ struct EventRoutes {
             return JSON.response(MotionStatus(monitor.stats, config: monitor.config))
         }
         router.get("/api/v1/events") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            var camera: String?
-            if let raw = query["camera"] {
-                guard ConfigLoader.isValidCameraID(String(raw)) else {
-                    throw APIError(.badRequest, "bad_parameter", "camera must be a camera id")
-                }
-                camera = String(raw)
-            }
+            let camera = try request.cameraFilter()
+            let limit = try request.limit(default: 50, range: 1...500)
             var since: Double?
-            if let raw = query["since"] {
+            if let raw = request.uri.queryParameters["since"] {
                 if let seconds = Double(raw), seconds.isFinite {
                     since = seconds
                 } else if let date = ISO8601.date(String(raw)) {
@@ -39,13 +33,6 @@ struct EventRoutes {
                         .badRequest, "bad_parameter",
                         "since must be an ISO 8601 time (2026-11-21T10:00:00Z) or seconds since 1970")
                 }
-            }
-            var limit = 50
-            if let raw = query["limit"] {
-                guard let n = Int(raw), (1...500).contains(n) else {
-                    throw APIError(.badRequest, "bad_parameter", "limit must be a whole number in 1...500")
-                }
-                limit = n
             }
             return JSON.response(try archive().store.motionEvents(camera: camera, since: since, limit: limit))
         }

@@ -8,13 +8,7 @@ struct SessionRoutes {
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/api/v1/sessions") { request, _ -> Response in
-            var limit = 50
-            if let raw = request.uri.queryParameters["limit"] {
-                guard let n = Int(raw), (1...1000).contains(n) else {
-                    throw APIError(.badRequest, "bad_parameter", "limit must be a whole number in 1...1000")
-                }
-                limit = n
-            }
+            let limit = try request.limit(default: 50, range: 1...1000)
             return Self.json(try store.sessions(limit: limit).map(\.json))
         }
         router.get("/api/v1/sessions/:session") { _, context -> Response in
