@@ -74,11 +74,11 @@ public struct VigilServer: Sendable {
                     "this is a WebSocket endpoint; connect with a WebSocket client")
             }
         }
-        let socketRouter = Router(context: SocketRequestContext.self)
+        var socketRouter = SocketRouter()
         LiveSockets(
             registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera, logger: logger
-        ).register(on: socketRouter)
-        IngestSockets(service: ingest, registry: registry, logger: logger).register(on: socketRouter)
+        ).register(on: &socketRouter)
+        IngestSockets(service: ingest, registry: registry, logger: logger).register(on: &socketRouter)
 
         let environment = MJPEGStreamHandler.Environment(
             hub: { registry.camera($0)?.hub },
@@ -88,7 +88,7 @@ public struct VigilServer: Sendable {
             logger: logger
         )
         let idleTimeout = TimeAmount.milliseconds(Int64(config.server.idleTimeout.seconds * 1000))
-        let socketResponder = socketRouter.buildResponder()
+        let sockets = socketRouter
         let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(
                 additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)],
@@ -98,13 +98,17 @@ public struct VigilServer: Sendable {
                 // Ingest frames up to twice the limit are read (and refused
                 // with a JSON error); beyond that NIO closes with 1009.
                 maxFrameSize: min(2 * config.ingest.maxFrameBytes, 128 << 20),
+                // Dead peers are found by this ping. A closed socket's
+                // cancelled ping sleep is freed by the Swift runtime only at
+                // its deadline (about 600 bytes per socket for up to 30 s).
                 autoPing: .enabled(timePeriod: .seconds(30)),
                 closeTimeout: .seconds(5))
         )
         let server = HTTPServerBuilder { responder in
             DeadlineChildChannel(
-                inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: socketResponder, configuration: channelConfiguration),
+                inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channelConfiguration) {
+                    request, channel, _ in sockets.upgrade(request, channel: channel)
+                },
                 firstRequestTimeout: idleTimeout)
         }
         let host = config.server.host

@@ -18,9 +18,9 @@ struct IngestSockets: Sendable {
     let logger: Logger
     var stallTimeout: Duration = .seconds(30)
 
-    func register(on router: Router<SocketRequestContext>) {
-        router.ws("/api/v1/ingest") { inbound, outbound, context in
-            await serve(inbound: inbound, outbound: outbound, channel: context.requestContext.channel)
+    func register(on router: inout SocketRouter) {
+        router.add("/api/v1/ingest") { socket in
+            await serve(inbound: socket.inbound, outbound: socket.outbound, channel: socket.channel)
         }
     }
 

@@ -34,35 +34,28 @@ struct LiveSockets: Sendable {
     static let maxEventSockets = 256
     let eventSockets = SocketCount()
 
-    func register(on router: Router<SocketRequestContext>) {
-        router.ws("/cameras/{id}/live") { inbound, outbound, context in
-            let id = context.requestContext.parameters.get("id") ?? ""
-            await serveLive(
-                cameras: [id], tagged: false, inbound: inbound, outbound: outbound,
-                channel: context.requestContext.channel)
+    func register(on router: inout SocketRouter) {
+        router.add("/cameras/{id}/live") { socket in
+            await serveLive(cameras: [socket.parameters["id"] ?? ""], tagged: false, socket: socket)
         }
-        router.ws("/api/v1/live") { inbound, outbound, context in
-            let query = context.request.uri.queryParameters.get("cameras") ?? ""
+        router.add("/api/v1/live") { socket in
+            let query = socket.uri.queryParameters.get("cameras") ?? ""
             var cameras: [String] = []
             for id in query.split(separator: ",").map(String.init) where !cameras.contains(id) {
                 cameras.append(id)
             }
             if cameras.isEmpty { cameras = registry.cameras.map(\.id) }
-            await serveLive(
-                cameras: cameras, tagged: true, inbound: inbound, outbound: outbound,
-                channel: context.requestContext.channel)
+            await serveLive(cameras: cameras, tagged: true, socket: socket)
         }
-        router.ws("/api/v1/events") { inbound, outbound, context in
-            await serveEvents(inbound: inbound, outbound: outbound, channel: context.requestContext.channel)
+        router.add("/api/v1/events") { socket in
+            await serveEvents(socket: socket)
         }
     }
 
     // MARK: - Endpoints
 
-    private func serveLive(
-        cameras ids: [String], tagged: Bool, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter,
-        channel: any Channel
-    ) async {
+    private func serveLive(cameras ids: [String], tagged: Bool, socket: SocketConnection) async {
+        let (inbound, outbound, channel) = (socket.inbound, socket.outbound, socket.channel)
         let outbox = SocketOutbox(cameras: Set(ids), eventTypes: ["state"])
         var cameras: [Camera] = []
         for id in ids {
@@ -126,9 +119,8 @@ struct LiveSockets: Sendable {
         }
     }
 
-    private func serveEvents(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel)
-        async
-    {
+    private func serveEvents(socket: SocketConnection) async {
+        let (inbound, outbound, channel) = (socket.inbound, socket.outbound, socket.channel)
         guard eventSockets.acquire(limit: Self.maxEventSockets) else {
             await refuse(
                 outbound, code: "too_many_clients",

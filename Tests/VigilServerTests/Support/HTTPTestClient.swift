@@ -49,6 +49,15 @@ final class HTTPConnection {
         fd = -1
     }
 
+    /// Closes with a reset (RST) instead of an orderly FIN: a client that
+    /// vanishes (a phone leaving Wi-Fi, a killed browser).
+    func reset() {
+        guard fd >= 0 else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close()
+    }
+
     func send(_ text: String) throws {
         try send(bytes: Array(text.utf8))
     }

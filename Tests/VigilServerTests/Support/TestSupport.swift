@@ -125,6 +125,22 @@ enum ProcFS {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
     }
 
+    /// Open file descriptors of another process.
+    static func openFileDescriptors(pid: pid_t) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// Anonymous resident memory in bytes (the heap; what a leak grows),
+    /// without the mapped binary and libraries that RSS also counts.
+    static func rssAnon(pid: pid_t) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+            let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+
     /// PIDs written to a fake camera's --pid-file.
     static func pids(inFile path: String) -> [pid_t] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
