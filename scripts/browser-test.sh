@@ -3,4 +3,4 @@
 # headless Chromium. Usage: scripts/browser-test.sh [--screenshot PATH]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec .build-browser/venv/bin/python scripts/browser_test.py .build/debug/vigil "$@"
+exec .build-python/venv/bin/python scripts/browser_test.py .build/debug/vigil "$@"

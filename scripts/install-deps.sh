@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs to build and test, if missing: system packages
 # (libjpeg-turbo, SQLite, and for the browser test Chromium with its driver)
-# and, in .build-browser/venv, Selenium from PyPI.
+# and, in .build-python/venv, Selenium (browser test) and matplotlib (the
+# soak's plot) from PyPI.
 # Usage: scripts/install-deps.sh        (Debian/Ubuntu; uses sudo when not root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,11 +40,11 @@ if [ ${#missing_build[@]} -gt 0 ] || [ ${#missing_browser[@]} -gt 0 ]; then
     fi
 fi
 
-# Selenium for the browser test, in a virtualenv of its own.
-venv=.build-browser/venv
-if ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
-    echo "install-deps: installing Selenium into $venv" >&2
+# Python tools for the browser test and the soak, in a virtualenv of their own.
+venv=.build-python/venv
+if ! "$venv/bin/python" -c "import selenium, matplotlib" 2>/dev/null; then
+    echo "install-deps: installing Selenium and matplotlib into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "selenium>=4.20,<5"
+    "$venv/bin/pip" install -q --disable-pip-version-check "selenium>=4.20,<5" "matplotlib>=3.8,<4"
 fi

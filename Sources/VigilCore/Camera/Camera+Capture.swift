@@ -51,7 +51,11 @@ extension Camera {
             throw CaptureError.failed("captures need a data dir")
         }
         let record = CaptureRecord(id: CaptureRecord.newID(), camera: id)
-        try store.saveCapture(record)
+        do {
+            try store.saveCapture(record)
+        } catch let error where StorageFull.isCause(of: error) {
+            throw CaptureError.storageFull("\(error)")
+        }
         captureQueue.append(record)
         if captureWorker == nil {
             captureWorker = Task { [weak self] in await self?.runQueuedCaptures() }

@@ -11,6 +11,8 @@ import Foundation
 public enum AtomicFile {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        /// The `errno` of the failed call (ENOSPC: the disk is full).
+        public var code: Int32 = 0
     }
 
     /// The temporary name used for `path` while it is being written.
@@ -23,16 +25,16 @@ public enum AtomicFile {
     public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
         let partial = partialPath(for: path)
         let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure(description: "cannot create \(partial): \(errnoText())") }
+        guard fd >= 0 else { throw Failure(description: "cannot create \(partial): \(errnoText())", code: errno) }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                let message = errnoText()
+                let (message, code) = (errnoText(), errno)
                 close(fd)
                 unlink(partial)
-                throw Failure(description: "cannot write \(partial): \(message)")
+                throw Failure(description: "cannot write \(partial): \(message)", code: code)
             }
             offset += n
         }
@@ -43,17 +45,19 @@ public enum AtomicFile {
     /// Makes the finished file at `partial` durable and gives it its final name.
     public static func commit(partial: String, to path: String) throws {
         let fd = open(partial, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(description: "cannot open \(partial): \(errnoText())") }
+        guard fd >= 0 else { throw Failure(description: "cannot open \(partial): \(errnoText())", code: errno) }
         let synced = fsync(fd)
+        let syncError = errno
         close(fd)
         guard synced == 0 else {
             unlink(partial)
-            throw Failure(description: "cannot flush \(partial): \(errnoText())")
+            throw Failure(
+                description: "cannot flush \(partial): \(String(cString: strerror(syncError)))", code: syncError)
         }
         guard rename(partial, path) == 0 else {
-            let message = errnoText()
+            let (message, code) = (errnoText(), errno)
             unlink(partial)
-            throw Failure(description: "cannot rename \(partial): \(message)")
+            throw Failure(description: "cannot rename \(partial): \(message)", code: code)
         }
         syncDirectory(of: path)
     }

@@ -90,6 +90,8 @@ public enum CaptureError: Error, Sendable, Equatable {
     case failed(String)
     case timedOut(Duration)
     case shuttingDown
+    /// The data directory is full (507): nothing was queued.
+    case storageFull(String)
 
     public var code: String {
         switch self {
@@ -99,6 +101,7 @@ public enum CaptureError: Error, Sendable, Equatable {
         case .failed: return "capture_failed"
         case .timedOut: return "timeout"
         case .shuttingDown: return "shutting_down"
+        case .storageFull: return "storage_full"
         }
     }
 
@@ -111,6 +114,7 @@ public enum CaptureError: Error, Sendable, Equatable {
         case .failed(let message): return message
         case .timedOut(let timeout): return "timeout: the capture did not finish within \(timeout)"
         case .shuttingDown: return "the server is shutting down"
+        case .storageFull(let cause): return StorageFull.message(cause)
         }
     }
 }

@@ -17,6 +17,8 @@ public final class SessionFile {
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        /// The `errno` of the failed call (ENOSPC: the disk is full).
+        public var code: Int32 = 0
     }
 
     /// Opens (creating if needed) `path` and cuts it to `keep` bytes: what a
@@ -24,11 +26,13 @@ public final class SessionFile {
     public init(path: String, keep: Int64) throws {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))", code: errno)
+        }
         guard ftruncate(fd, off_t(keep)) == 0, lseek(fd, off_t(keep), SEEK_SET) == off_t(keep) else {
-            let message = String(cString: strerror(errno))
+            let (message, code) = (String(cString: strerror(errno)), errno)
             Glibc.close(fd)
-            throw Failure(description: "cannot prepare \(path): \(message)")
+            throw Failure(description: "cannot prepare \(path): \(message)", code: code)
         }
         bytes = keep
     }
@@ -42,7 +46,7 @@ public final class SessionFile {
                 let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+                    throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))", code: errno)
                 }
                 offset += n
             }
@@ -52,7 +56,7 @@ public final class SessionFile {
 
     public func sync() throws {
         guard fsync(fd) == 0 else {
-            throw Failure(description: "cannot flush \(path): \(String(cString: strerror(errno)))")
+            throw Failure(description: "cannot flush \(path): \(String(cString: strerror(errno)))", code: errno)
         }
     }
 

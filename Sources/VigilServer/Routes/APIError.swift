@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import VigilCore
 
 /// An error answered as JSON `{"error": CODE, "message": TEXT}`.
 public struct APIError: Error, Sendable {
@@ -13,6 +14,11 @@ public struct APIError: Error, Sendable {
         self.status = status
         self.code = code
         self.message = message
+    }
+
+    /// 507: the data directory is full (`StorageFull`).
+    static func storageFull(_ cause: String) -> APIError {
+        APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "storage_full", StorageFull.message(cause))
     }
 
     static func unknownCamera(_ id: String) -> APIError {
@@ -59,6 +65,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError(error.status, code, message).response()
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error where StorageFull.isCause(of: error) {
+            context.logger.error("request failed, the data directory is full: \(error)")
+            return APIError.storageFull("\(error)").response()
         } catch {
             context.logger.error("request failed: \(error)")
             return APIError(.internalServerError, "internal", "internal error").response()
