@@ -1,5 +1,3 @@
-import GRDB
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -14,7 +12,7 @@ import GRDB
 public enum StorageFull {
     public static func isCause(of error: any Error) -> Bool {
         switch error {
-        case let error as DatabaseError: return error.resultCode == .SQLITE_FULL
+        case let error as SQLiteError: return error.isDiskFull
         case let error as AtomicFile.Failure: return isFull(errno: error.code)
         case let error as SessionFile.Failure: return isFull(errno: error.code)
         default: return false

@@ -1,18 +1,17 @@
 import Foundation
-import GRDB
 
 extension Store {
     /// Inserts or replaces an event's row.
     public func saveMotionEvent(_ record: MotionEventRecord) throws {
-        try pool.write { db in
+        try database.write { db in
             try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO motion_events
-                    (id, camera, status, started_at, ended_at, first_frame_at, peak_percent, frames, pre_frames,
-                     bytes, width, height, dropped_frames, no_fresh_frame, stale_gaps, end_reason, clip, thumbnail)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                """
+                INSERT OR REPLACE INTO motion_events
+                (id, camera, status, started_at, ended_at, first_frame_at, peak_percent, frames, pre_frames,
+                 bytes, width, height, dropped_frames, no_fresh_frame, stale_gaps, end_reason, clip, thumbnail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
                     record.id, record.camera, record.status.rawValue, record.startedAt, record.endedAt,
                     record.firstFrameAt, record.peakPercent, record.frames, record.preFrames, record.bytes,
                     record.width, record.height, record.droppedFrames, record.noFreshFrame, record.staleGaps,
@@ -22,62 +21,59 @@ extension Store {
     }
 
     public func motionEvent(id: String) throws -> MotionEventRecord? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM motion_events WHERE id = ?", arguments: [id])
-                .map(Self.motionEvent)
+        try database.read { db in
+            try db.row("SELECT * FROM motion_events WHERE id = ?", [id]).map(Self.motionEvent)
         }
     }
 
     /// Events newest first, of one camera or all, started at or after `since`.
     public func motionEvents(camera: String?, since: Double?, limit: Int) throws -> [MotionEventRecord] {
-        try pool.read { db in
+        try database.read { db in
             var sql = "SELECT * FROM motion_events WHERE 1"
-            var arguments: StatementArguments = []
+            var arguments: [any SQLiteBindable] = []
             if let camera {
                 sql += " AND camera = ?"
-                arguments += [camera]
+                arguments.append(camera)
             }
             if let since {
                 sql += " AND started_at >= ?"
-                arguments += [since]
+                arguments.append(since)
             }
             sql += " ORDER BY started_at DESC, id DESC LIMIT ?"
-            arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.motionEvent)
+            arguments.append(limit)
+            return try db.rows(sql, arguments).map(Self.motionEvent)
         }
     }
 
     /// Events in `status` (e.g. the ones that were recording at a crash).
     public func motionEvents(in status: MotionEventStatus) throws -> [MotionEventRecord] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM motion_events WHERE status = ?", arguments: [status.rawValue])
-                .map(Self.motionEvent)
+        try database.read { db in
+            try db.rows("SELECT * FROM motion_events WHERE status = ?", [status.rawValue]).map(Self.motionEvent)
         }
     }
 
     /// Finished events, oldest first: the order retention deletes them in.
     public func finishedMotionEventsOldestFirst(limit: Int) throws -> [MotionEventRecord] {
-        try pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM motion_events WHERE status != 'recording' ORDER BY started_at ASC, id ASC LIMIT ?",
-                arguments: [limit]
+        try database.read { db in
+            try db.rows(
+                "SELECT * FROM motion_events WHERE status != 'recording' ORDER BY started_at ASC, id ASC LIMIT ?",
+                [limit]
             ).map(Self.motionEvent)
         }
     }
 
     /// Bytes of every event's files, by the rows.
     public func motionEventBytes() throws -> Int64 {
-        try pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM motion_events") ?? 0
+        try database.read { db in
+            try db.row("SELECT COALESCE(SUM(bytes), 0) AS total FROM motion_events")?["total"] ?? 0
         }
     }
 
     /// The names of every file some event row refers to.
     public func motionEventFiles() throws -> Set<String> {
-        try pool.read { db in
+        try database.read { db in
             var names = Set<String>()
-            for row in try Row.fetchAll(db, sql: "SELECT id, clip, thumbnail FROM motion_events") {
+            for row in try db.rows("SELECT id, clip, thumbnail FROM motion_events") {
                 let id: String = row["id"]
                 names.insert(id)
                 if let clip: String = row["clip"] { names.insert(clip) }
@@ -88,12 +84,12 @@ extension Store {
     }
 
     public func deleteMotionEvent(id: String) throws {
-        try pool.write { db in
-            try db.execute(sql: "DELETE FROM motion_events WHERE id = ?", arguments: [id])
+        try database.write { db in
+            try db.execute("DELETE FROM motion_events WHERE id = ?", [id])
         }
     }
 
-    private static func motionEvent(_ row: Row) -> MotionEventRecord {
+    private static func motionEvent(_ row: SQLiteRow) -> MotionEventRecord {
         var record = MotionEventRecord(id: row["id"], camera: row["camera"], startedAt: row["started_at"])
         record.status = MotionEventStatus(rawValue: row["status"]) ?? .interrupted
         record.endedAt = row["ended_at"]
