@@ -1,7 +1,15 @@
-import Foundation
 import Logging
 import VigilCore
 import VigilSources
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Every camera of the server, by id, in config order.
 public final class CameraRegistry: Sendable {
@@ -26,7 +34,8 @@ public final class CameraRegistry: Sendable {
         let events = EventBus()
         var capturesDir: String?
         if let store {
-            let dir = ((store.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(
+            let dir = Path.join(
+                Path.dirname(store.path),
                 "captures")
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -48,7 +57,7 @@ public final class CameraRegistry: Sendable {
         // Always there with a store: events recorded earlier stay listed, and
         // retention keeps running, also when no camera detects motion now.
         if let store {
-            let dir = ((store.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("events")
+            let dir = Path.join(Path.dirname(store.path), "events")
             do {
                 let events = try EventArchive(dir: dir, store: store, config: config.events, logger: logger)
                 try events.recover()

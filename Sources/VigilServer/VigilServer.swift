@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -7,6 +6,15 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The Vigil server: cameras, the HTTP API, the MJPEG streams.
 ///
@@ -122,7 +130,7 @@ public struct VigilServer: Sendable {
             ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                let shownHost = host.contains(":") ? "[\(host)]" : host
+                let shownHost = host.contains(":" as Character) ? "[\(host)]" : host
                 logger.notice("listening on http://\(shownHost):\(port)")
                 await onListening(port)
             },

@@ -18,7 +18,7 @@ public struct CommandCapturer: StillCapturer {
     }
 
     public func capture(to path: String) async throws {
-        let argv = command.map { $0.replacingOccurrences(of: "{output}", with: path) }
+        let argv = command.map { $0.replacing("{output}", with: path) }
         // The camera applies capture.timeout by cancelling this task.
         let failure = await ProcessCommand.run(argv, timeout: .seconds(86400 * 365), logger: logger) { _ in }
         try Task.checkCancellation()

@@ -38,7 +38,7 @@ public struct ExecSource: FrameSource {
 
     public func run(into sink: FrameSink) async throws {
         let program = config.command[0]
-        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        let executable: Executable = program.contains("/" as Character) ? .path(FilePath(program)) : .name(program)
         var options = PlatformOptions()
         options.processGroupID = 0
         options.teardownSequence = [

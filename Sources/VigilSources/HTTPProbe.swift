@@ -1,6 +1,14 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Asks an HTTP server what it answers at a URL: status and content type,
 /// nothing more. Used to explain a failed WebSocket upgrade in words.

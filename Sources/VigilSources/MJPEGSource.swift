@@ -1,8 +1,16 @@
-import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `kind: mjpeg`: pulls an HTTP `multipart/x-mixed-replace` stream (IP
 /// cameras, µStreamer, mjpg-streamer, another Vigil).

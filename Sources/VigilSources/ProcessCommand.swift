@@ -50,7 +50,7 @@ public enum ProcessCommand {
         onLine: @escaping @Sendable (String) -> Void
     ) async -> String? {
         let program = argv[0]
-        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        let executable: Executable = program.contains("/" as Character) ? .path(FilePath(program)) : .name(program)
         var options = PlatformOptions()
         options.processGroupID = 0
         options.teardownSequence = [.gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: .seconds(2))]

@@ -1,6 +1,15 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
+import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One HTTP/1.1 request with a bounded response, for the command-line
 /// clients (`vigil capture`). A new connection per request; no redirects.
@@ -14,7 +23,7 @@ public enum SimpleHTTPClient {
 
         /// The body as a JSON object, if it is one.
         public var json: [String: Any]? {
-            (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+            JSONText.parse(Data(body.readableBytesView)) as? [String: Any]
         }
     }
 

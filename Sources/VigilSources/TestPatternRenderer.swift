@@ -1,5 +1,13 @@
-import Foundation
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Draws and encodes test-pattern frames: colour bars, a box moving across
 /// them, the camera name, a frame counter and a clock, so that motion and
@@ -13,7 +21,6 @@ public final class TestPatternRenderer {
     private let base: RGBCanvas
     private var canvas: RGBCanvas
     private let encoder: JPEGEncoder
-    private let clockFormatter: DateFormatter
 
     public init(label: String, width: Int, height: Int, quality: Int) throws {
         self.width = width
@@ -38,10 +45,6 @@ public final class TestPatternRenderer {
         self.base = base
         self.canvas = base
         self.encoder = try JPEGEncoder(quality: quality)
-        let formatter = DateFormatter()
-        formatter.dateFormat = "HH:mm:ss.SSS"
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        self.clockFormatter = formatter
     }
 
     /// Renders frame number `index` stamped with `date`. `noise` (0-127) adds
@@ -80,8 +83,20 @@ public final class TestPatternRenderer {
             "\(label) #\(index)", x: 2 * scale, y: height - panelHeight + 2 * scale, scale: scale,
             color: (255, 255, 255))
         canvas.drawText(
-            clockFormatter.string(from: date), x: 2 * scale, y: height - panelHeight + 11 * scale,
+            Self.clock(date), x: 2 * scale, y: height - panelHeight + 11 * scale,
             scale: scale, color: (120, 220, 120))
         return try encoder.encode(canvas)
+    }
+
+    /// `date` as local HH:mm:ss.SSS (DateFormatter needs ICU).
+    static func clock(_ date: Date) -> String {
+        let since1970 = date.timeIntervalSince1970
+        var seconds = time_t(since1970.rounded(.down))
+        let millis = min(999, Int((since1970 - since1970.rounded(.down)) * 1000))
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(ms)"
     }
 }

@@ -1,5 +1,13 @@
-import Foundation
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `kind: testpattern`: synthetic frames generated in-process.
 public struct TestPatternSource: FrameSource {

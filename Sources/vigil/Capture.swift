@@ -1,8 +1,16 @@
 import ArgumentParser
-import Foundation
 import NIOCore
 import VigilCore
 import VigilSources
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `vigil capture URL CAMERA`: takes a still through a running server, waits
 /// for it, and downloads the image.
@@ -45,7 +53,7 @@ struct Capture: AsyncParsableCommand {
             }
         }
         guard let id else { return }
-        FileHandle.standardError.write(Data("capture \(id) requested\n".utf8))
+        StandardError.send("capture \(id) requested\n")
         // Follow it until it ends.
         var record: [String: Any] = [:]
         while true {
@@ -73,7 +81,7 @@ struct Capture: AsyncParsableCommand {
         }
         let seconds = (ContinuousClock.now - start).seconds
         let size = "\(record["width"] as? Int ?? 0)x\(record["height"] as? Int ?? 0)"
-        print("saved \(path) (\(image.body.readableBytes) bytes, \(size)) in \(String(format: "%.1f", seconds)) s")
+        print("saved \(path) (\(image.body.readableBytes) bytes, \(size)) in \(fixed(seconds, 1)) s")
     }
 
     static func explain(_ answer: SimpleHTTPClient.Response) -> String {

@@ -1,8 +1,13 @@
 import ArgumentParser
-import Foundation
 import NIOCore
 import VigilCore
 import VigilSources
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -84,19 +89,16 @@ struct FakeCamera: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         if ignoreSigterm { signal(SIGTERM, SIG_IGN) }
         for line in 0..<stderrLines {
-            FileHandle.standardError.write(Data("fake-camera stderr line \(line)\n".utf8))
+            StandardError.send("fake-camera stderr line \(line)\n")
         }
         if let pidFile {
-            let handle =
-                FileHandle(forWritingAtPath: pidFile)
-                ?? {
-                    _ = FileManager.default.createFile(atPath: pidFile, contents: nil)
-                    return FileHandle(forWritingAtPath: pidFile)!
-                }()
-            handle.seekToEndOfFile()
-            handle.write(Data("\(getpid())\n".utf8))
-            try? handle.synchronize()
-            handle.closeFile()
+            let fd = open(pidFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                let line = Array("\(getpid())\n".utf8)
+                _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                _ = fsync(fd)
+                close(fd)
+            }
         }
         let (width, height) = parsedSize!
         let renderer = try TestPatternRenderer(label: "fake", width: width, height: height, quality: quality)
@@ -120,7 +122,7 @@ struct FakeCamera: ParsableCommand {
         var next = Date().timeIntervalSince1970
         var written = 0
         while true {
-            if let n = exitAfter, written >= n { Foundation.exit(3) }
+            if let n = exitAfter, written >= n { Glibc.exit(3) }
             if let n = stallAfter, written >= n {
                 while true { sleep(3600) }
             }

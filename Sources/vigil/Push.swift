@@ -1,10 +1,18 @@
 import ArgumentParser
-import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
 import Synchronization
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `vigil push URL FILE`: uploads an MJPEG file (or a folder of JPEGs) as an
 /// ingest session, resumes by itself after a dropped connection, and prints
@@ -71,10 +79,9 @@ struct Push: AsyncParsableCommand {
                     throw Failed("gave up after \(Int(retryFor)) s without reaching the server: \(why)")
                 }
                 let wait = Duration.milliseconds(Int64.random(in: 0...Int64(delay.seconds * 1000)))
-                FileHandle.standardError.write(
-                    Data(
-                        "\nconnection lost (\(why)); \(ended ? "asking for the result" : "resuming") in \(Int(wait.seconds * 1000)) ms\n"
-                            .utf8))
+                StandardError.send(
+                    "\nconnection lost (\(why)); \(ended ? "asking for the result" : "resuming") in \(Int(wait.seconds * 1000)) ms\n"
+                )
                 try await Task.sleep(for: wait)
                 delay = min(delay * 2, .seconds(5))
             }
@@ -104,14 +111,14 @@ struct FrameFile: Sendable {
 
     init(path: String) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw Push.Failed("no such file: \(path)")
         }
-        if isDirectory.boolValue {
+        if isDirectory {
             let names = try FileManager.default.contentsOfDirectory(atPath: path)
                 .filter { $0.lowercased().hasSuffix(".jpg") || $0.lowercased().hasSuffix(".jpeg") }.sorted()
-            files = names.map { (path as NSString).appendingPathComponent($0) }
+            files = names.map { Path.join(path, $0) }
             count = names.count
         } else {
             files = nil
@@ -148,20 +155,25 @@ struct FrameFile: Sendable {
 /// The frames of an MJPEG file (concatenated JPEGs), a 1 MiB read at a time:
 /// memory stays bounded whatever the file's size.
 struct MJPEGFileReader {
-    private let handle: FileHandle
+    private let fd: Int32
     private var parser = JPEGFrameParser(maxFrameBytes: 64 << 20)
 
     init(path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw Push.Failed("cannot read \(path)") }
-        self.handle = handle
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Push.Failed("cannot read \(path)") }
+        self.fd = fd
     }
 
     /// The frames completed by the next read; nil at the end of the file.
     mutating func nextBatch() throws -> [ByteBuffer]? {
-        guard let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else {
-            try? handle.close()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else {
+            close(fd)
+            if count < 0 { throw Push.Failed("read failed: \(String(cString: strerror(errno)))") }
             return nil
         }
+        chunk.removeSubrange(count...)
         var frames: [ByteBuffer] = []
         chunk.withUnsafeBytes { bytes in parser.feed(bytes) { frames.append($0.buffer) } }
         return frames
@@ -197,10 +209,10 @@ final class PushProgress: Sendable {
             let now = ContinuousClock.now
             guard now - state.lastPrint >= .seconds(1) else { return }
             let seconds = (now - state.windowStart).seconds
-            let line = String(
-                format: "\rsent %d/%d frames, acked %d, %.1f fps, %.1f MB/s   ", state.sent, total, state.acked,
-                Double(state.windowFrames) / seconds, Double(state.windowBytes) / seconds / 1e6)
-            FileHandle.standardError.write(Data(line.utf8))
+            let fps = fixed(Double(state.windowFrames) / seconds, 1)
+            let rate = fixed(Double(state.windowBytes) / seconds / 1e6, 1)
+            let line = "\rsent \(state.sent)/\(total) frames, acked \(state.acked), \(fps) fps, \(rate) MB/s   "
+            StandardError.send(line)
             state.printed = true
             state.lastPrint = now
             state.windowStart = now
@@ -215,7 +227,7 @@ final class PushProgress: Sendable {
 
     func finish() {
         state.withLock { state in
-            if state.printed { FileHandle.standardError.write(Data("\n".utf8)) }
+            if state.printed { StandardError.send("\n") }
             state.printed = false
         }
     }
@@ -283,7 +295,7 @@ final class PushAttempt: @unchecked Sendable {
     }
 
     private func json(_ object: [String: Any]) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: object)) ?? Data(), as: UTF8.self)
+        JSONText.string(object) ?? ""
     }
 
     private func converse(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws -> Outcome {
@@ -313,7 +325,7 @@ final class PushAttempt: @unchecked Sendable {
         let progress = self.progress
         func next() async -> [String: Any]? {
             while let text = await iterator.next() {
-                guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+                guard let object = JSONText.parse(text) as? [String: Any] else {
                     continue
                 }
                 switch object["type"] as? String {
@@ -322,7 +334,7 @@ final class PushAttempt: @unchecked Sendable {
                 case "error" where object["code"] as? String != "processing_failed":
                     let code = object["code"] as? String ?? ""
                     let message = object["message"] as? String ?? ""
-                    FileHandle.standardError.write(Data("\nserver: \(code): \(message)\n".utf8))
+                    StandardError.send("\nserver: \(code): \(message)\n")
                     if code == "unknown_session" || code == "session_closed" || code == "too_many_sessions" {
                         return object
                     }
@@ -338,7 +350,7 @@ final class PushAttempt: @unchecked Sendable {
         var start: [String: Any] = ["type": "session_start"]
         if let resumeID { start["session_id"] = resumeID }
         if let camera { start["camera"] = camera }
-        start["metadata"] = ["source": (frames.path as NSString).lastPathComponent, "frames": frames.count]
+        start["metadata"] = ["source": Path.basename(frames.path), "frames": frames.count]
         try await outbound.write(.text(json(start)))
         guard let started = await next() else { return .dropped("no answer to session_start") }
         guard started["type"] as? String == "session_started", let id = started["session_id"] as? String else {
@@ -350,16 +362,16 @@ final class PushAttempt: @unchecked Sendable {
             $0.progressed = true
         }
         if resumeID != nil {
-            FileHandle.standardError.write(Data("resumed session \(id) at frame \(nextSeq)\n".utf8))
+            StandardError.send("resumed session \(id) at frame \(nextSeq)\n")
         } else {
-            FileHandle.standardError.write(Data("session \(id): sending \(frames.count) frames\n".utf8))
+            StandardError.send("session \(id): sending \(frames.count) frames\n")
         }
         for path in attachments {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             try await outbound.write(
                 .text(
                     json([
-                        "type": "attachment", "name": (path as NSString).lastPathComponent, "encoding": "base64",
+                        "type": "attachment", "name": Path.basename(path), "encoding": "base64",
                         "data": data.base64EncodedString(),
                     ])))
         }
@@ -383,10 +395,8 @@ final class PushAttempt: @unchecked Sendable {
         }
         box.withLock { $0.ended = true }
         progress.finish()
-        FileHandle.standardError.write(
-            Data(
-                "session \(id) ended: \(endedMessage["frames"] ?? 0) frames, \(endedMessage["bytes"] ?? 0) bytes stored\n"
-                    .utf8))
+        StandardError.send(
+            "session \(id) ended: \(endedMessage["frames"] ?? 0) frames, \(endedMessage["bytes"] ?? 0) bytes stored\n")
         return try await followProcessing(next)
     }
 
@@ -394,8 +404,7 @@ final class PushAttempt: @unchecked Sendable {
         while let message = await next() {
             switch message["type"] as? String {
             case "progress":
-                FileHandle.standardError.write(
-                    Data("processing: \(message["stage"] as? String ?? "?") \(message["percent"] ?? 0)%\n".utf8))
+                StandardError.send("processing: \(message["stage"] as? String ?? "?") \(message["percent"] ?? 0)%\n")
             case "complete":
                 return .finished(
                     "complete: session \(message["session_id"] ?? "") with \(message["frames"] ?? 0) frames")

@@ -1,7 +1,15 @@
 import ArgumentParser
-import Foundation
 import VigilCore
 import VigilServer
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,17 +70,11 @@ struct CheckConfig: ParsableCommand {
             let names = config.cameras.map { "\($0.id) (\($0.source.kind))" }.joined(separator: ", ")
             print("\(file): ok, \(config.cameras.count) camera(s): \(names)")
         } catch let errors as ConfigErrors {
-            var stderr = FileHandle.standardError
+            var stderr = StandardError()
             for issue in errors.issues {
                 print("\(file): \(issue)", to: &stderr)
             }
             throw ExitCode(1)
         }
-    }
-}
-
-extension FileHandle: @retroactive TextOutputStream {
-    public func write(_ string: String) {
-        write(Data(string.utf8))
     }
 }

@@ -1,6 +1,14 @@
 import ArgumentParser
-import Foundation
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @main
 struct Vigil: AsyncParsableCommand {

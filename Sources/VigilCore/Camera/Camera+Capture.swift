@@ -1,5 +1,13 @@
-import Foundation
 import NIOCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What `GET /api/v1/cameras/{id}/capture/status` shows.
 public struct CaptureActivity: Sendable, Encodable {
@@ -184,7 +192,7 @@ extension Camera {
     > {
         guard let dir = capturesDir else { return .failure(.failed("captures need a data dir")) }
         let name = "\(captureID).jpg"
-        let path = (dir as NSString).appendingPathComponent(name)
+        let path = Path.join(dir, name)
         let partial = AtomicFile.partialPath(for: path)
         let timeout = config.capture.timeout
         let finished: CaptureError? = await withTaskGroup(of: CaptureError?.self) { group in
@@ -247,7 +255,7 @@ extension Camera {
         }
         guard let frame else { return .failure(.noFreshFrame(waited: timeout)) }
         let name = "\(captureID).jpg"
-        let path = (dir as NSString).appendingPathComponent(name)
+        let path = Path.join(dir, name)
         do {
             try frame.jpeg.withUnsafeReadableBytes { try AtomicFile.write($0, to: path) }
         } catch {

@@ -1,5 +1,13 @@
-import Foundation
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One camera: its desired and actual state, its watchdog and its restarts.
 ///
@@ -358,6 +366,6 @@ public actor Camera {
     static func format(_ duration: Duration) -> String {
         let seconds = duration.seconds
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
-        return String(format: "%.1f s", seconds)
+        return "\(fixed(seconds, 1)) s"
     }
 }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -68,13 +72,13 @@ public enum AtomicFile {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         var removed = 0
         for name in names where name.hasPrefix(".partial-") {
-            if unlink((dir as NSString).appendingPathComponent(name)) == 0 { removed += 1 }
+            if unlink(Path.join(dir, name)) == 0 { removed += 1 }
         }
         return removed
     }
 
     static func syncDirectory(of path: String) {
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = Path.dirname(path)
         let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         _ = fsync(fd)

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One mistake in a config file: where it is and what is wrong.
 public struct ConfigIssue: Error, Sendable, Equatable, CustomStringConvertible {
@@ -31,8 +38,12 @@ public enum ConfigLoader {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
+            // The errno text (localizedDescription needs swift-corelibs-foundation and ICU).
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let reason = fd < 0 ? String(cString: strerror(errno)) : "not UTF-8 text (\(error))"
+            if fd >= 0 { close(fd) }
             throw ConfigErrors(issues: [
-                ConfigIssue(path: "", message: "cannot read \(path): \(error.localizedDescription)")
+                ConfigIssue(path: "", message: "cannot read \(path): \(reason)")
             ])
         }
         return try parse(text)
@@ -280,7 +291,7 @@ public enum ConfigLoader {
                 switch key {
                 case "command":
                     guard let argv = argv(value, keyPath, example: "[rpicam-still, -o, \"{output}\"]") else { continue }
-                    if argv.contains(where: { $0.contains("{output}") }) {
+                    if argv.contains(where: { $0.firstRange(of: "{output}") != nil }) {
                         capture.command = argv
                     } else {
                         fail(keyPath, "must contain {output}, the file the image is to be written to")

@@ -1,5 +1,13 @@
-import Foundation
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One event as the events socket sends it: a JSON object with `type` and a
 /// global `version`, encoded once and shared by every subscriber.

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where an upload session is.
 public enum SessionState: String, Sendable, Codable {
@@ -59,17 +66,17 @@ public struct SessionRecord: Sendable, Equatable {
             "updated_at": ISO8601.string(Date(timeIntervalSince1970: updatedAt)),
             "attachments": attachments,
         ]
-        object["camera"] = camera ?? NSNull()
-        object["error"] = error ?? NSNull()
+        object["camera"] = camera ?? JSONNull()
+        object["error"] = error ?? JSONNull()
         if let progressStage {
             object["progress"] = ["stage": progressStage, "percent": progressPercent ?? 0]
         } else {
-            object["progress"] = NSNull()
+            object["progress"] = JSONNull()
         }
-        if let metadata, let parsed = try? JSONSerialization.jsonObject(with: Data(metadata.utf8)) {
+        if let metadata, let parsed = JSONText.parse(metadata) {
             object["metadata"] = parsed
         } else {
-            object["metadata"] = NSNull()
+            object["metadata"] = JSONNull()
         }
         return object
     }

@@ -1,5 +1,10 @@
-import Foundation
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -26,7 +31,7 @@ public final class EventArchive: Sendable {
 
     public func clipName(_ id: String) -> String { id + ".mjpg" }
     public func thumbnailName(_ id: String) -> String { id + ".jpg" }
-    public func path(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
+    public func path(_ name: String) -> String { Path.join(dir, name) }
 
     /// After a crash: events that were recording keep the frames written so
     /// far (the clip cut at its last whole frame) and become `interrupted`;

@@ -1,5 +1,10 @@
-import Foundation
 import NIOCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -131,7 +136,7 @@ public final class ClipReader {
         for line in headerText.split(separator: "\r\n") {
             let pieces = line.split(separator: ":", maxSplits: 1)
             guard pieces.count == 2 else { continue }
-            let value = pieces[1].trimmingCharacters(in: .whitespaces)
+            let value = pieces[1].trimmingSpaces
             switch pieces[0].lowercased() {
             case "content-length": length = Int(value)
             case "x-timestamp": timestamp = Double(value) ?? 0

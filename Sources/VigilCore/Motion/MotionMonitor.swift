@@ -1,6 +1,14 @@
-import Foundation
 import Logging
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs the hooks of events (`on_event_start`, `on_event_end`) without ever
 /// blocking the caller: implementations queue (bounded) and return.
@@ -435,7 +443,7 @@ public final class MotionMonitor: FrameSubscriber {
                 if ended.endedAt == nil { ended.endedAt = info.endedAt }
                 save(ended)
                 logger.info(
-                    "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(String(format: "%.1f", info.peakPercent))%"
+                    "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(fixed(info.peakPercent, 1))%"
                 )
                 publish("motion_end", ended, hook: config.onEventEnd, hookName: "on_event_end")
                 archive.prune()

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Vigil's SQLite database (WAL mode) in the data dir.
 ///
@@ -12,7 +19,7 @@ public final class Store: Sendable {
     /// Opens (and migrates) `vigil.sqlite` in `dataDir`, creating the dir.
     public init(dataDir: String) throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        path = (dataDir as NSString).appendingPathComponent("vigil.sqlite")
+        path = Path.join(dataDir, "vigil.sqlite")
         database = try SQLiteDatabase(path: path)
         try StoreSchema.migrate(database)
     }
@@ -108,9 +115,7 @@ public final class Store: Sendable {
     // MARK: - Sessions
 
     public func saveSession(_ record: SessionRecord) throws {
-        let attachments = String(
-            decoding: (try? JSONSerialization.data(withJSONObject: record.attachments)) ?? Data("[]".utf8),
-            as: UTF8.self)
+        let attachments = JSONText.string(record.attachments) ?? "[]"
         try database.write { db in
             try db.execute(
                 """
@@ -163,7 +168,7 @@ public final class Store: Sendable {
         record.updatedAt = row["updated_at"]
         let attachments: String = row["attachments"]
         record.attachments =
-            ((try? JSONSerialization.jsonObject(with: Data(attachments.utf8))) as? [String]) ?? []
+            (JSONText.parse(attachments) as? [Any])?.compactMap { $0 as? String } ?? []
         record.progressStage = row["progress_stage"]
         record.progressPercent = row["progress_percent"]
         record.error = row["error"]

@@ -1,8 +1,16 @@
-import Foundation
 import Logging
 import Synchronization
 import VigilCore
 import VigilSources
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What the server shares between ingest sockets: which sessions are being
 /// received (and by whom), the processing runs, and the clean-up of
@@ -32,7 +40,7 @@ final class IngestService: Sendable {
     init(config: IngestConfig, store: Store, dataDir: String, events: EventBus, logger: Logger) throws {
         self.config = config
         self.store = store
-        self.sessionsDir = (dataDir as NSString).appendingPathComponent("sessions")
+        self.sessionsDir = Path.join(dataDir, "sessions")
         self.events = events
         var logger = logger
         logger[metadataKey: "ingest"] = "sessions"
@@ -55,7 +63,7 @@ final class IngestService: Sendable {
     }
 
     func directory(of session: String) -> String {
-        (sessionsDir as NSString).appendingPathComponent(session)
+        Path.join(sessionsDir, session)
     }
 
     // MARK: - Receiving
@@ -116,7 +124,7 @@ final class IngestService: Sendable {
         record.updatedAt = Date().timeIntervalSince1970
         save(record)
         publish("session_processing", record)
-        let argv = command.map { $0.replacingOccurrences(of: "{session_dir}", with: directory(of: record.id)) }
+        let argv = command.map { $0.replacing("{session_dir}", with: directory(of: record.id)) }
         let task = Task { [self] in
             let progress = Mutex(record)
             let failure = await ProcessCommand.run(argv, timeout: config.processTimeout, logger: logger) { line in

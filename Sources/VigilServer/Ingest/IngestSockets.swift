@@ -1,10 +1,18 @@
-import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `WS /api/v1/ingest`: upload sessions (the protocol is in the README).
 ///
@@ -166,8 +174,7 @@ final class IngestConnection: @unchecked Sendable {
 
     private func handleText(_ message: ByteBuffer) -> Next {
         guard
-            let object = (try? JSONSerialization.jsonObject(with: Data(message.readableBytesView)))
-                as? [String: Any]
+            let object = JSONText.parse(Data(message.readableBytesView)) as? [String: Any]
         else {
             return reject("bad_json", "text messages must be JSON objects with a \"type\"")
         }
@@ -193,8 +200,8 @@ final class IngestConnection: @unchecked Sendable {
                 "session \(active.record.id) is already running on this socket; send session_end first")
         }
         var metadata: String?
-        if let value = object["metadata"], !(value is NSNull) {
-            guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed]),
+        if let value = object["metadata"], !(value is JSONNull) {
+            guard let data = JSONText.data(value),
                 data.count <= 64 * 1024
             else { return reject("bad_metadata", "metadata must be JSON of at most 65536 bytes") }
             metadata = String(decoding: data, as: UTF8.self)
@@ -226,7 +233,7 @@ final class IngestConnection: @unchecked Sendable {
         do {
             let dir = service.directory(of: id)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let file = try SessionFile(path: (dir as NSString).appendingPathComponent("frames.mjpg"), keep: 0)
+            let file = try SessionFile(path: Path.join(dir, "frames.mjpg"), keep: 0)
             try service.store.saveSession(record)
             session = Active(record: record, file: file, inbox: inbox)
         } catch {
@@ -260,7 +267,7 @@ final class IngestConnection: @unchecked Sendable {
         }
         do {
             let file = try SessionFile(
-                path: (service.directory(of: id) as NSString).appendingPathComponent("frames.mjpg"), keep: record.bytes)
+                path: Path.join(service.directory(of: id), "frames.mjpg"), keep: record.bytes)
             record.state = .receiving
             record.updatedAt = Date().timeIntervalSince1970
             try service.store.saveSession(record)
@@ -359,10 +366,10 @@ final class IngestConnection: @unchecked Sendable {
                 "attachment \(name) is \(data.count) bytes; the limit is \(config.maxAttachmentBytes) (ingest.max_attachment_bytes)"
             )
         }
-        let dir = (service.directory(of: active.record.id) as NSString).appendingPathComponent("attachments")
+        let dir = Path.join(service.directory(of: active.record.id), "attachments")
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try data.withUnsafeBytes { try AtomicFile.write($0, to: (dir as NSString).appendingPathComponent(name)) }
+            try data.withUnsafeBytes { try AtomicFile.write($0, to: Path.join(dir, name)) }
             if !active.record.attachments.contains(name) { active.record.attachments.append(name) }
             try service.store.saveSession(active.record)
         } catch {

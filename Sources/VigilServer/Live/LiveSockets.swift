@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -6,6 +5,15 @@ import NIOCore
 import NIOWebSocket
 import Synchronization
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The WebSocket endpoints: `/cameras/{id}/live`, `/api/v1/live` and
 /// `/api/v1/events`.
@@ -268,7 +276,7 @@ struct LiveSockets: Sendable {
                     else { return .closeRequested }
                     continue
                 }
-                let object = try? JSONSerialization.jsonObject(with: Data(message.readableBytesView))
+                let object = JSONText.parse(Data(message.readableBytesView))
                 guard let object = object as? [String: Any] else {
                     guard reject("bad_json", "messages must be JSON objects with a \"type\"") else {
                         return .closeRequested
@@ -308,8 +316,7 @@ struct LiveSockets: Sendable {
 
     /// A JSON text message from a dictionary (keys sorted).
     static func json(_ object: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        JSONText.string(object) ?? ""
     }
 
     /// The tag in front of each JPEG on `/api/v1/live`: one byte N, then N

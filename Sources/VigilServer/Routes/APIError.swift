@@ -1,7 +1,15 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// An error answered as JSON `{"error": CODE, "message": TEXT}`.
 public struct APIError: Error, Sendable {

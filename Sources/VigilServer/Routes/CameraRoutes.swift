@@ -1,8 +1,16 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The camera routes of API v1, the snapshot and the stream's error answers.
 struct CameraRoutes {

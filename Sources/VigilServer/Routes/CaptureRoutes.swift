@@ -1,6 +1,14 @@
-import Foundation
 import Hummingbird
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Still captures: request, follow, download.
 struct CaptureRoutes {
@@ -45,7 +53,7 @@ struct CaptureRoutes {
                 )
             }
             // `file` comes from our own row (an id we generated), never from the request.
-            guard let data = FileManager.default.contents(atPath: (dir as NSString).appendingPathComponent(file))
+            guard let data = FileManager.default.contents(atPath: Path.join(dir, file))
             else {
                 throw APIError(.notFound, "no_image", "the image of capture \(record.id) is missing from the disk")
             }

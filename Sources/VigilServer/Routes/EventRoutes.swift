@@ -1,7 +1,15 @@
-import Foundation
 import Hummingbird
 import NIOCore
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Recorded motion events: list, details, thumbnail, clip.
 struct EventRoutes {

@@ -1,6 +1,14 @@
-import Foundation
 import Hummingbird
 import VigilCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `GET /api/v1/sessions`, `GET /api/v1/sessions/{id}`.
 struct SessionRoutes {
@@ -21,7 +29,7 @@ struct SessionRoutes {
     }
 
     static func json(_ object: Any) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        let data = JSONText.data(object) ?? Data("{}".utf8)
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
