@@ -10,7 +10,9 @@ let package = Package(
         .library(name: "VigilServer", targets: ["VigilServer"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // No traits: the default FullFoundation trait links swift-corelibs-foundation
+        // (and with it ICU's 38 MB of data) for URL-encoded forms with DateFormatter.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
