@@ -85,8 +85,19 @@ struct TempDir {
 enum ProcFS {
     /// Resident set size in bytes.
     static func rss(pid: pid_t) -> Int? {
+        statusBytes(pid: pid, "VmRSS")
+    }
+
+    /// Anonymous resident memory in bytes (the heap; what a leak grows),
+    /// without the mapped binary and libraries that RSS also counts.
+    static func rssAnon(pid: pid_t) -> Int? {
+        statusBytes(pid: pid, "RssAnon")
+    }
+
+    /// A `kB` field of /proc/PID/status, in bytes.
+    private static func statusBytes(pid: pid_t, _ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
             return kb.map { $0 * 1024 }
         }
@@ -128,17 +139,6 @@ enum ProcFS {
     /// Open file descriptors of another process.
     static func openFileDescriptors(pid: pid_t) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
-    }
-
-    /// Anonymous resident memory in bytes (the heap; what a leak grows),
-    /// without the mapped binary and libraries that RSS also counts.
-    static func rssAnon(pid: pid_t) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
-            let kb = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
-            return kb.map { $0 * 1024 }
-        }
-        return nil
     }
 
     /// PIDs written to a fake camera's --pid-file.
