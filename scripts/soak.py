@@ -9,16 +9,18 @@ vanishing with a reset, some reading slowly), a capture every 10 s, an upload
 session every minute and a stop/start every 30 s. It samples the server's
 RssAnon, RssFile, descriptors, threads and children every 2 s.
 
-Two faults are injected for real: the data dir (a tmpfs the script mounts)
-is filled to the last byte for a while, and the server is killed with SIGKILL
-and started again on the same data dir. The script checks that live view goes
-on while the disk is full, that storage errors are reported, that writing
-resumes when space returns, and that nothing acknowledged before the kill is
-lost (captures, recorded events, ingest frames).
+Two faults are injected for real, early, on the first server process: the
+data dir (a tmpfs the script mounts) is filled to the last byte for a while,
+then the server is killed with SIGKILL and started again on the same data
+dir. The script checks that live view goes on while the disk is full, that
+storage errors are reported, that writing resumes when space returns, and
+that nothing acknowledged before the kill is lost (captures, recorded events,
+ingest frames). The restarted server then warms up and is measured to the end.
 
-It fails when RssAnon grows over the run (see SLOPE_ALLOWANCE below), when
-descriptors or children end above the start, or on any check above; it prints
-a table and writes a plot (PNG) and the samples (CSV).
+It fails when its RssAnon grows (see SLOPE_ALLOWANCE below), when descriptors
+or children are above the start once the load pauses, on any client error or
+on any check above; it prints a table and writes a plot (PNG), the samples
+(CSV), a summary (JSON) and the server's log.
 
 Usage: scripts/soak.py --vigil .build/debug/vigil --duration 300 --out DIR
 """
