@@ -201,6 +201,8 @@ struct YAMLReaderTests {
             ("a: {b: 1 c: 2}\n", 1, "expected ','"),
             ("a: |x\n  t\n", 1, "block scalar header"),
             ("a: 1\n- b\n", 2, "list item"),
+            ("a: " + String(repeating: "[", count: 100_000) + "\n", 1, "64 levels"),
+            ("a:\n  " + String(repeating: "- ", count: 100_000) + "x\n", 2, "64 levels"),
         ]
         for (text, line, words) in cases {
             let failure = try #require(self.failure(text), "no error for \(text.debugDescription)")

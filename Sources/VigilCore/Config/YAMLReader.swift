@@ -38,6 +38,7 @@ private struct SourceLine {
 private struct BlockParser {
     var lines: [SourceLine] = []
     var index = 0
+    var nesting = 0
 
     init(_ text: String) throws {
         var text = Substring(text)
@@ -98,6 +99,10 @@ private struct BlockParser {
 
     /// The block that starts at the current (non-blank) line.
     mutating func block(minIndent: Int) throws -> YAMLNode {
+        // Bounds the parser's recursion ("- - - - …" nests on one line).
+        nesting += 1
+        defer { nesting -= 1 }
+        guard nesting <= 64 else { throw fail("nested more than 64 levels deep") }
         let line = lines[index]
         if Self.isListItem(line.content) { return try list(indent: line.indent) }
         if try Self.mappingKey(line.content, line: line.number) != nil { return try mapping(indent: line.indent) }
@@ -356,7 +361,10 @@ private struct FlowParser {
             }
             switch character {
             case "\"", "'": quote = character
-            case "{", "[": depth += 1
+            case "{", "[":
+                depth += 1
+                // Bounds the parser's recursion.
+                if depth > 64 { throw YAMLReader.Failure(line: line, message: "nested more than 64 levels deep") }
             case "}", "]":
                 depth -= 1
                 if depth < 0 { throw YAMLReader.Failure(line: line, message: "'\(character)' closes nothing") }
