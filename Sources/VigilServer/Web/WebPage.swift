@@ -335,7 +335,7 @@ enum WebPage {
         keepConnected("events", () => `${wsBase}/api/v1/events`, {
           message(data) {
             if (typeof data !== "string") return;
-            const message = JSONText.parse(data);
+            const message = JSON.parse(data);
             if (message.type === "hello") {
               if (page.serverId && page.serverId !== message.server_id) {
                 notice.textContent = `The server restarted at ${new Date(message.started_at).toLocaleTimeString()}; the page shows its current state.`;
