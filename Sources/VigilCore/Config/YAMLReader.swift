@@ -49,7 +49,7 @@ private struct BlockParser {
             var line = piece
             if line.last == "\r" { line = line.dropLast() }
             let raw = line.drop(while: { $0 == " " })
-            let content = try Self.strippingComment(raw, line: offset + 1)
+            let content = Self.strippingComment(raw)
             if let first = raw.first, first == "\t", !content.isEmpty {
                 throw YAMLReader.Failure(line: offset + 1, message: "a tab in the indentation; indent with spaces")
             }
@@ -285,7 +285,7 @@ private struct BlockParser {
     /// `text` up to its comment: a `#` at the start or after a space, outside
     /// quotes. A quote opens a quoted string only where a value can start
     /// (so the apostrophe in `Porch's camera` is just a character).
-    static func strippingComment(_ text: Substring, line: Int) throws -> Substring {
+    static func strippingComment(_ text: Substring) -> Substring {
         var quote: Character?
         var previous: Character?
         var position = text.startIndex
