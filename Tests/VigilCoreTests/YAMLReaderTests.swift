@@ -211,11 +211,14 @@ struct YAMLReaderTests {
         }
     }
 
-    /// Every YAML example in the README reads.
-    @Test func theReadmeExamplesRead() throws {
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../README.md").standardized
-        let text = try String(contentsOf: readme, encoding: .utf8)
+    /// Every YAML example in the README and the docs reads.
+    @Test func theDocumentedExamplesRead() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../..").standardized
+        var text = ""
+        for page in ["README.md", "docs/configuration.md", "docs/api.md", "docs/operations.md"] {
+            text += try String(contentsOf: root.appendingPathComponent(page), encoding: .utf8) + "\n"
+        }
         var blocks: [String] = []
         var current: [String]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -228,9 +231,9 @@ struct YAMLReaderTests {
                 current?.append(String(line))
             }
         }
-        #expect(blocks.count >= 5)
+        #expect(blocks.count >= 10)
         for block in blocks {
-            #expect(throws: Never.self, "README block:\n\(block)") { try YAMLReader.parse(block) }
+            #expect(throws: Never.self, "documented block:\n\(block)") { try YAMLReader.parse(block) }
         }
     }
 }
