@@ -6,8 +6,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "VigilAPI", targets: ["VigilAPI"]),
         .library(name: "VigilCore", targets: ["VigilCore"]),
         .library(name: "VigilServer", targets: ["VigilServer"]),
+        .library(name: "VigilClient", targets: ["VigilClient"]),
     ],
     dependencies: [
         // No traits: the default FullFoundation trait links swift-corelibs-foundation
@@ -22,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(
@@ -34,18 +37,23 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // The wire: Codable types of every record and message (Foundation only).
+        .target(name: "VigilAPI"),
         .target(
             name: "VigilCore",
             dependencies: [
+                "VigilAPI",
                 "CTurboJPEG",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 "CSQLite",
             ]
         ),
         .target(
             name: "VigilSources",
             dependencies: [
+                "VigilAPI",
                 "VigilCore",
                 "CTurboJPEG",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -60,6 +68,7 @@ let package = Package(
         .target(
             name: "VigilServer",
             dependencies: [
+                "VigilAPI",
                 "VigilCore",
                 "VigilSources",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -73,11 +82,27 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // The web page, edited as files and embedded in the binary.
+            resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.js"), .embedInCode("Web/style.css")]
+        ),
+        // The Swift client library: REST and the resumable uploader.
+        .target(
+            name: "VigilClient",
+            dependencies: [
+                "VigilAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
             name: "vigil",
             dependencies: [
+                "VigilAPI",
+                "VigilClient",
                 "VigilCore",
                 "VigilSources",
                 "VigilServer",
@@ -87,11 +112,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
             name: "vigil-load",
             dependencies: [
+                "VigilAPI",
                 "VigilCore",
                 "VigilSources",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -104,6 +131,7 @@ let package = Package(
         .testTarget(
             name: "VigilCoreTests",
             dependencies: [
+                "VigilAPI",
                 "VigilCore",
                 "VigilSources",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -112,6 +140,8 @@ let package = Package(
         .testTarget(
             name: "VigilServerTests",
             dependencies: [
+                "VigilAPI",
+                "VigilClient",
                 "VigilCore",
                 "VigilSources",
                 "VigilServer",

@@ -3,10 +3,6 @@
 #else
     import Foundation
 #endif
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// What the operator wants: persisted so a restart restores it.
 public enum DesiredState: String, Sendable, Codable {
     case running
@@ -21,16 +17,6 @@ public enum CameraPhase: String, Sendable, Codable {
     case stale
     case recovering
     case capturing
-
-    /// The text of the placeholder card shown while not live.
-    public var placeholderReason: String? {
-        switch self {
-        case .live: return nil
-        case .stopped: return "stopped"
-        case .capturing: return "capturing"
-        case .starting, .stale, .recovering: return "no signal"
-        }
-    }
 }
 
 /// A camera's state as the API shows it (snake_case JSON).
@@ -58,5 +44,26 @@ public struct CameraState: Sendable, Codable, Equatable {
         case lastFrameAgeMs = "last_frame_age_ms"
         case clients, restarts
         case lastError = "last_error"
+    }
+
+    public init(
+        id: String, kind: String, desired: DesiredState, phase: CameraPhase, since: String, version: UInt64,
+        fps: Double, width: Int? = nil, height: Int? = nil, lastFrameSeq: UInt64? = nil, lastFrameAgeMs: Int? = nil,
+        clients: Int, restarts: Int, lastError: String? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.desired = desired
+        self.phase = phase
+        self.since = since
+        self.version = version
+        self.fps = fps
+        self.width = width
+        self.height = height
+        self.lastFrameSeq = lastFrameSeq
+        self.lastFrameAgeMs = lastFrameAgeMs
+        self.clients = clients
+        self.restarts = restarts
+        self.lastError = lastError
     }
 }

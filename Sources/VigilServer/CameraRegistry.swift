@@ -1,4 +1,5 @@
 import Logging
+import VigilAPI
 import VigilCore
 import VigilSources
 

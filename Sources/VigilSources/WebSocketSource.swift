@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -57,12 +58,16 @@ public struct WebSocketSource: FrameSource {
         )
     }
 
-    /// What the server answers instead of upgrading, in words.
+    /// What the server answers a plain GET instead of upgrading, in words.
     static func explainFailedUpgrade(_ url: String) async -> String {
-        guard let answer = await HTTPProbe.probe(url) else { return "WebSocket upgrade failed" }
+        guard url.hasPrefix("ws://") || url.hasPrefix("wss://") else { return "WebSocket upgrade failed" }
+        let request = HTTPClientRequest(url: "http" + url.dropFirst(2))
+        guard let answer = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)) else {
+            return "WebSocket upgrade failed"
+        }
         if answer.status != .ok {
             return "upgrade refused: \(answer.status.code) from upstream (\(answer.status.reasonPhrase))"
         }
-        return "not a WebSocket endpoint: \(answer.contentType ?? "no content type")"
+        return "not a WebSocket endpoint: \(answer.headers.first(name: "content-type") ?? "no content type")"
     }
 }

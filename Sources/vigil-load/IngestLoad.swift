@@ -4,6 +4,7 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import Synchronization
+import VigilAPI
 import VigilCore
 import VigilSources
 
@@ -38,10 +39,10 @@ struct IngestLoad: AsyncParsableCommand {
         let pid = serverPid
         let report = Mutex<String?>(nil)
         _ = try await WebSocketClient.connect(
-            url: url + "/api/v1/ingest", configuration: configuration, logger: logger
+            url: url + APIPath.ingestSocket, configuration: configuration, logger: logger
         ) { inbound, outbound, _ in
             var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-            try await outbound.write(.text(#"{"type":"session_start"}"#))
+            try await outbound.write(.text(WireJSON.text(IngestRequest.start(.init()))))
             _ = try await messages.next()
             let rssBefore = pid.flatMap { ProcStat.memory(pid: $0)?.rss } ?? 0
             let cpuBefore = pid.flatMap { ProcStat.cpuSeconds(pid: $0) } ?? 0
@@ -54,9 +55,11 @@ struct IngestLoad: AsyncParsableCommand {
                 bytes += frame.readableBytes
                 if index == total / 10 { rssMid = pid.flatMap { ProcStat.memory(pid: $0)?.rss } ?? 0 }
             }
-            try await outbound.write(.text(#"{"type":"session_end","frames":\#(total)}"#))
+            try await outbound.write(.text(WireJSON.text(IngestRequest.end(frames: total))))
             while let message = try await messages.next() {
-                if case .text(let text) = message, text.contains("\"session_ended\"") { break }
+                if case .text(let text) = message, case .ended? = try? WireJSON.decode(IngestReply.self, from: text) {
+                    break
+                }
             }
             let seconds = (ContinuousClock.now - start).seconds
             let cpu = (pid.flatMap { ProcStat.cpuSeconds(pid: $0) } ?? 0) - cpuBefore

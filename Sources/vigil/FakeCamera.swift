@@ -1,5 +1,6 @@
 import ArgumentParser
 import NIOCore
+import SystemPackage
 import VigilCore
 import VigilSources
 
@@ -154,17 +155,6 @@ struct FakeCamera: ParsableCommand {
 
     /// Writes everything; false when the reader went away.
     private func writeAll(_ bytes: ArraySlice<UInt8>) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(1, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
+        (try? FileDescriptor.standardOutput.writeAll(bytes)) != nil
     }
 }

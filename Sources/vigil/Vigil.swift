@@ -15,7 +15,7 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "A camera live-view server that keeps working for weeks.",
-        subcommands: [Serve.self, CheckConfig.self, FakeCamera.self, Capture.self, Push.self],
+        subcommands: [Serve.self, CheckConfig.self, FakeCamera.self, CaptureCommand.self, Push.self],
         defaultSubcommand: Serve.self
     )
 }

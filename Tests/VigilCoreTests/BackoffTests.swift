@@ -1,4 +1,5 @@
 import Testing
+import VigilAPI
 import VigilCore
 
 @Suite struct BackoffTests {

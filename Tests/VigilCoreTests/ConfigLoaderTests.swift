@@ -1,4 +1,5 @@
 import Testing
+import VigilAPI
 import VigilCore
 
 @Suite struct ConfigLoaderTests {
@@ -132,10 +133,10 @@ import VigilCore
     }
 
     @Test func cameraIDs() {
-        #expect(ConfigLoader.isValidCameraID("front-door_2"))
-        #expect(!ConfigLoader.isValidCameraID(""))
-        #expect(!ConfigLoader.isValidCameraID("../etc"))
-        #expect(!ConfigLoader.isValidCameraID(String(repeating: "a", count: 65)))
+        #expect(Identifier.isValid("front-door_2", .camera))
+        #expect(!Identifier.isValid("", .camera))
+        #expect(!Identifier.isValid("../etc", .camera))
+        #expect(!Identifier.isValid(String(repeating: "a", count: 65), .camera))
     }
 
     @Test func readsCaptureSettingsAndRejectsUnusableOnes() throws {

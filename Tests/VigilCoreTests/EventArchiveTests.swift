@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
+import VigilAPI
 import VigilCore
 
 /// Retention and crash recovery of recorded events, on a real SQLite file
@@ -21,7 +22,7 @@ import VigilCore
         /// A finished event with a clip of `frames` frames and a thumbnail.
         @discardableResult
         func event(startedAt: Double, frames: Int = 3) throws -> MotionEventRecord {
-            let id = MotionEventRecord.newID(now: Date(timeIntervalSince1970: startedAt))
+            let id = Identifier.newRecordID(now: Date(timeIntervalSince1970: startedAt))
             var record = MotionEventRecord(id: id, camera: "cam", startedAt: startedAt)
             let clip = try ClipWriter(path: archive.path(archive.clipName(id)))
             for i in 0..<frames { try clip.append(Self.frame(i, wall: startedAt + Double(i))) }
@@ -68,7 +69,7 @@ import VigilCore
             recent.append(try rig.event(startedAt: now.timeIntervalSince1970 - hoursAgo * 3600))
         }
         var recording = MotionEventRecord(
-            id: MotionEventRecord.newID(), camera: "cam", startedAt: now.timeIntervalSince1970 - 60 * day)
+            id: Identifier.newRecordID(), camera: "cam", startedAt: now.timeIntervalSince1970 - 60 * day)
         recording.status = .recording
         try rig.store.saveMotionEvent(recording)
 
@@ -87,7 +88,7 @@ import VigilCore
 
     @Test func recoveryKeepsTheWholeFramesOfAnInterruptedClipAndRemovesOrphans() throws {
         let rig = try Rig()
-        let id = MotionEventRecord.newID()
+        let id = Identifier.newRecordID()
         var record = MotionEventRecord(id: id, camera: "cam", startedAt: 1_000)
         record.thumbnail = rig.archive.thumbnailName(id)
         try Rig.frame(0, wall: 1_000).jpeg.withUnsafeReadableBytes {
@@ -103,7 +104,7 @@ import VigilCore
         handle.write(Data(torn.readableBytesView.prefix(torn.readableBytes / 2)))
         try handle.close()
         // An event without any frame written, and an orphan file.
-        var empty = MotionEventRecord(id: MotionEventRecord.newID(), camera: "cam", startedAt: 2_000)
+        var empty = MotionEventRecord(id: Identifier.newRecordID(), camera: "cam", startedAt: 2_000)
         empty.status = .recording
         try rig.store.saveMotionEvent(empty)
         FileManager.default.createFile(atPath: rig.archive.path("zzzz-orphan.mjpg"), contents: Data("x".utf8))

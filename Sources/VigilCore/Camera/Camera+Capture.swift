@@ -1,4 +1,5 @@
 import NIOCore
+import VigilAPI
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -8,29 +9,6 @@ import NIOCore
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// What `GET /api/v1/cameras/{id}/capture/status` shows.
-public struct CaptureActivity: Sendable, Encodable {
-    public var isCapturing: Bool
-    public var captureID: String?
-    public var startedAt: String?
-    public var elapsedSeconds: Double?
-    public var queued: Int
-
-    enum CodingKeys: String, CodingKey {
-        case isCapturing = "is_capturing"
-        case captureID = "capture_id"
-        case startedAt = "started_at"
-        case elapsedSeconds = "elapsed_seconds"
-        case queued
-    }
-}
-
-/// A capture event's payload on `/api/v1/events`.
-struct CaptureEvent: Encodable, Sendable {
-    let camera: String
-    let capture: CaptureRecord
-}
 
 /// Still captures, one at a time per camera, from a bounded queue.
 ///
@@ -47,8 +25,8 @@ struct CaptureEvent: Encodable, Sendable {
 /// Files are complete or absent (`AtomicFile`); the row says `done` only
 /// once its file is in place.
 extension Camera {
-    /// Queues a capture. Throws `CaptureError.cameraStopped` (409) or
-    /// `.queueFull` (429).
+    /// Queues a capture. Throws `CaptureError.cameraStopped` or
+    /// `.queueFull`.
     public func requestCapture() throws -> CaptureRecord {
         guard !isShutDown else { throw CaptureError.shuttingDown }
         guard desired == .running else { throw CaptureError.cameraStopped }
@@ -58,7 +36,7 @@ extension Camera {
         guard let store, capturesDir != nil else {
             throw CaptureError.failed("captures need a data dir")
         }
-        let record = CaptureRecord(id: CaptureRecord.newID(), camera: id)
+        let record = CaptureRecord(id: Identifier.newRecordID(), camera: id)
         do {
             try store.saveCapture(record)
         } catch let error where StorageFull.isCause(of: error) {
@@ -117,7 +95,7 @@ extension Camera {
         record.startedAt = Date().timeIntervalSince1970
         currentCapture = record
         save(record)
-        events.publish(type: "capture_started", camera: id, payload: CaptureEvent(camera: id, capture: record))
+        publish(.started, record)
         let outcome: Result<ParsedJPEGInfo, CaptureError>
         if desired != .running {
             outcome = .failure(.cameraStopped)
@@ -144,9 +122,12 @@ extension Camera {
         }
         currentCapture = nil
         save(record)
-        events.publish(
-            type: record.status == .done ? "capture_done" : "capture_failed", camera: id,
-            payload: CaptureEvent(camera: id, capture: record))
+        publish(record.status == .done ? .done : .failed, record)
+    }
+
+    private func publish(_ kind: CaptureChange.Kind, _ record: CaptureRecord) {
+        let (camera, capture) = (id, record.wire)
+        events.publish { .capture(CaptureChange(kind: kind, version: $0, camera: camera, capture: capture)) }
     }
 
     private func save(_ record: CaptureRecord) {

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -30,17 +32,12 @@ public enum AtomicFile {
         let partial = partialPath(for: path)
         let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot create \(partial): \(errnoText())", code: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                let (message, code) = (errnoText(), errno)
-                close(fd)
-                unlink(partial)
-                throw Failure(description: "cannot write \(partial): \(message)", code: code)
-            }
-            offset += n
+        do {
+            try FileDescriptor(rawValue: fd).writeAll(bytes)
+        } catch {
+            close(fd)
+            unlink(partial)
+            throw Failure(description: "cannot write \(partial): \(error)", code: (error as? Errno)?.rawValue ?? EIO)
         }
         close(fd)
         try commit(partial: partial, to: path)

@@ -1,3 +1,5 @@
+import VigilAPI
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -7,16 +9,8 @@
     import Glibc
 #endif
 
-/// Where a capture is.
-public enum CaptureStatus: String, Sendable, Codable {
-    case pending
-    case running
-    case done
-    case failed
-}
-
-/// A capture as the API shows it and the database keeps it (snake_case JSON).
-public struct CaptureRecord: Sendable, Encodable, Equatable {
+/// A capture as the database keeps it.
+public struct CaptureRecord: Sendable, Equatable {
     public var id: String
     public var camera: String
     public var status: CaptureStatus
@@ -44,52 +38,22 @@ public struct CaptureRecord: Sendable, Encodable, Equatable {
         return finishedAt - startedAt
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, camera, status
-        case requestedAt = "requested_at"
-        case startedAt = "started_at"
-        case finishedAt = "finished_at"
-        case durationMs = "duration_ms"
-        case bytes, width, height, error, image
+    /// As the API shows it: ISO 8601 times, the image's path once done.
+    public var wire: Capture {
+        Capture(
+            id: id, camera: camera, status: status, requestedAt: ISO8601.string(seconds: requestedAt) ?? "",
+            startedAt: ISO8601.string(seconds: startedAt), finishedAt: ISO8601.string(seconds: finishedAt),
+            durationMs: durationSeconds.map { Int(($0 * 1000).rounded()) }, bytes: bytes, width: width,
+            height: height, error: error)
     }
 
-    /// As the API shows it: ISO 8601 times, the image's URL once done.
-    public func encode(to encoder: any Encoder) throws {
-        let iso = ISO8601.string(seconds:)
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(camera, forKey: .camera)
-        try container.encode(status, forKey: .status)
-        try container.encode(iso(requestedAt), forKey: .requestedAt)
-        try container.encode(iso(startedAt), forKey: .startedAt)
-        try container.encode(iso(finishedAt), forKey: .finishedAt)
-        try container.encode(durationSeconds.map { Int(($0 * 1000).rounded()) }, forKey: .durationMs)
-        try container.encode(bytes, forKey: .bytes)
-        try container.encode(width, forKey: .width)
-        try container.encode(height, forKey: .height)
-        try container.encode(error, forKey: .error)
-        try container.encode(status == .done ? "/api/v1/captures/\(id)/image.jpg" : nil, forKey: .image)
-    }
-
-    /// A new capture id: time-ordered, URL-safe, unique.
-    public static func newID(now: Date = Date()) -> String {
-        let millis = Int64(now.timeIntervalSince1970 * 1000)
-        let random = UInt32.random(in: 0...UInt32.max)
-        return String(millis, radix: 36) + "-" + String(random, radix: 36)
-    }
-
-    /// Whether `id` has the shape of a capture id (checked before any lookup).
-    public static func isValidID(_ id: String) -> Bool {
-        !id.isEmpty && id.utf8.count <= 40
-            && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D }
-    }
 }
 
 /// Why a capture request was refused, or a capture failed.
 public enum CaptureError: Error, Sendable, Equatable {
-    /// The camera is stopped (409).
+    /// The camera is stopped.
     case cameraStopped
-    /// The queue is full (429).
+    /// The queue is full.
     case queueFull(limit: Int)
     /// No frame younger than `max_frame_age` came within the timeout.
     case noFreshFrame(waited: Duration)
@@ -97,7 +61,7 @@ public enum CaptureError: Error, Sendable, Equatable {
     case failed(String)
     case timedOut(Duration)
     case shuttingDown
-    /// The data directory is full (507): nothing was queued.
+    /// The data directory is full: nothing was queued.
     case storageFull(String)
 
     public var code: String {

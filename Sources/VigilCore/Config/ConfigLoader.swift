@@ -1,3 +1,5 @@
+import VigilAPI
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -24,15 +26,6 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 
 /// Reads `vigil.yml`. Unknown keys are errors; every mistake is reported at once.
 public enum ConfigLoader {
-    /// Camera ids: letters, digits, `_` and `-`, at most 64 characters.
-    public static func isValidCameraID(_ id: String) -> Bool {
-        guard !id.isEmpty, id.utf8.count <= 64 else { return false }
-        return id.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
-                || c == 0x2D
-        }
-    }
-
     public static func load(path: String) throws -> VigilConfig {
         let text: String
         do {
@@ -245,7 +238,7 @@ public enum ConfigLoader {
             if pairs.isEmpty, issues.isEmpty { fail("cameras", "define at least one camera") }
             for (id, value) in pairs {
                 let path = join("cameras", id)
-                guard isValidCameraID(id) else {
+                guard Identifier.isValid(id, .camera) else {
                     fail(path, "camera id must be 1-64 letters, digits, '_' or '-'")
                     continue
                 }

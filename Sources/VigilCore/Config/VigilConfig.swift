@@ -154,7 +154,7 @@ public struct CaptureConfig: Sendable, Equatable {
     public var pauseLive = false
     /// A capture still running after this fails, and live view resumes.
     public var timeout: Duration = .seconds(30)
-    /// Captures waiting to run, at most; more are refused (429).
+    /// Captures waiting to run, at most; more are refused.
     public var queue = 4
 
     public init() {}

@@ -1,4 +1,5 @@
 import Synchronization
+import VigilAPI
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -9,15 +10,22 @@ import Synchronization
     import Glibc
 #endif
 
-/// One event as the events socket sends it: a JSON object with `type` and a
-/// global `version`, encoded once and shared by every subscriber.
+/// One message of the events socket with its global `version`, encoded
+/// once and shared by every subscriber.
 public struct ServerEvent: Sendable {
     public let version: UInt64
     public let type: String
-    /// The camera the event concerns, if any (live sockets filter on it).
+    /// The camera the message concerns, if any (live sockets filter on it).
     public let camera: String?
     /// The JSON text as sent.
     public let json: String
+
+    init(version: UInt64, message: ServerMessage) {
+        self.version = version
+        self.type = message.type
+        self.camera = message.camera
+        self.json = WireJSON.text(message)
+    }
 }
 
 /// Receives events from an `EventBus`.
@@ -79,24 +87,20 @@ public final class EventBus: Sendable {
             if state.states.updateValue(stamped, forKey: stamped.id) == nil {
                 state.order.append(stamped.id)
             }
-            let event = ServerEvent(
-                version: state.version, type: "state", camera: stamped.id,
-                json: Self.encode(StateEvent(version: state.version, camera: stamped)))
-            Self.deliver(event, to: state)
+            Self.deliver(
+                ServerEvent(version: state.version, message: .state(version: state.version, camera: stamped)),
+                to: state)
             return state.version
         }
     }
 
-    /// Sends an event of another kind (motion, capture, session): `payload`'s
-    /// fields are written next to `type` and `version`.
+    /// Sends a message of another kind (motion, capture, session), made by
+    /// `message` with the version it is given.
     @discardableResult
-    public func publish(type: String, camera: String?, payload: some Encodable & Sendable) -> UInt64 {
+    public func publish(_ message: (_ version: UInt64) -> ServerMessage) -> UInt64 {
         state.withLock { state in
             state.version += 1
-            let event = ServerEvent(
-                version: state.version, type: type, camera: camera,
-                json: Self.encode(Envelope(type: type, version: state.version, payload: payload)))
-            Self.deliver(event, to: state)
+            Self.deliver(ServerEvent(version: state.version, message: message(state.version)), to: state)
             return state.version
         }
     }
@@ -144,19 +148,12 @@ public final class EventBus: Sendable {
     }
 
     /// The `hello` message for a subscriber that starts from `snapshot`.
-    public func hello(_ snapshot: Snapshot) -> String {
-        Self.encode(
-            Hello(
-                serverID: serverID, startedAt: startedAt, version: snapshot.version,
-                cameras: snapshot.cameras))
+    public func hello(_ snapshot: Snapshot) -> ServerMessage {
+        .hello(
+            .init(serverID: serverID, startedAt: startedAt, version: snapshot.version, cameras: snapshot.cameras))
     }
 
-    /// A `state` message for one camera's state (as live sockets send on connect).
-    public static func stateMessage(_ cameraState: CameraState) -> String {
-        encode(StateEvent(version: cameraState.version, camera: cameraState))
-    }
-
-    // MARK: - Encoding
+    // MARK: - Under the lock
 
     private static func snapshot(of state: State) -> Snapshot {
         Snapshot(version: state.version, cameras: state.order.compactMap { state.states[$0] })
@@ -166,77 +163,5 @@ public final class EventBus: Sendable {
         for subscriber in state.subscribers.values {
             subscriber.deliver(event)
         }
-    }
-
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
-        } catch {
-            // Our own types always encode; say so loudly if one does not.
-            return #"{"type":"error","code":"encoding_failed","message":"\#(error)"}"#
-        }
-    }
-
-    private struct StateEvent: Encodable {
-        let type = "state"
-        let version: UInt64
-        let camera: CameraState
-    }
-
-    private struct Hello: Encodable {
-        let type = "hello"
-        let serverID: String
-        let startedAt: String
-        let version: UInt64
-        let cameras: [CameraState]
-
-        enum CodingKeys: String, CodingKey {
-            case type, version, cameras
-            case serverID = "server_id"
-            case startedAt = "started_at"
-        }
-    }
-
-    private struct Envelope<Payload: Encodable>: Encodable {
-        let type: String
-        let version: UInt64
-        let payload: Payload
-
-        enum CodingKeys: String, CodingKey { case type, version }
-
-        func encode(to encoder: any Encoder) throws {
-            try payload.encode(to: encoder)
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(type, forKey: .type)
-            try container.encode(version, forKey: .version)
-        }
-    }
-}
-
-/// ISO 8601 timestamps as the API writes them (UTC, milliseconds).
-public enum ISO8601 {
-    public static func string(_ date: Date) -> String {
-        date.formatted(
-            .iso8601.year().month().day().timeZone(separator: .omitted).time(includingFractionalSeconds: true)
-                .timeSeparator(.colon).dateSeparator(.dash))
-    }
-
-    /// `seconds` since 1970 as ISO 8601; nil stays nil.
-    public static func string(seconds: Double?) -> String? {
-        seconds.map { string(Date(timeIntervalSince1970: $0)) }
-    }
-
-    /// Parses `2026-11-21T10:31:12Z` (fractional seconds and offsets allowed).
-    public static func date(_ text: String) -> Date? {
-        if let date = try? Date(
-            text,
-            strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)
-                .timeZone(separator: .omitted).timeSeparator(.colon).dateSeparator(.dash))
-        {
-            return date
-        }
-        return try? Date(text, strategy: .iso8601)
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import SystemPackage
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -45,16 +46,10 @@ public final class SessionFile {
     deinit { close() }
 
     public func append(_ buffer: ByteBuffer) throws {
-        try buffer.withUnsafeReadableBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))", code: errno)
-                }
-                offset += n
-            }
+        do {
+            _ = try buffer.withUnsafeReadableBytes { try FileDescriptor(rawValue: fd).writeAll($0) }
+        } catch {
+            throw Failure(description: "cannot write \(path): \(error)", code: (error as? Errno)?.rawValue ?? EIO)
         }
         bytes += Int64(buffer.readableBytes)
     }

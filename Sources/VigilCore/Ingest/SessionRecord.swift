@@ -1,3 +1,5 @@
+import VigilAPI
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -7,19 +9,7 @@
     import Glibc
 #endif
 
-/// Where an upload session is.
-public enum SessionState: String, Sendable, Codable {
-    /// A socket is sending frames.
-    case receiving
-    /// The socket dropped before `session_end`; resumable for `resume_window`.
-    case interrupted
-    /// `session_end` came; the processing command runs.
-    case processing
-    case complete
-    case failed
-}
-
-/// An upload session as the API shows it and the database keeps it.
+/// An upload session as the database keeps it.
 public struct SessionRecord: Sendable, Equatable {
     public var id: String
     public var camera: String?
@@ -49,35 +39,20 @@ public struct SessionRecord: Sendable, Equatable {
         self.attachments = []
     }
 
-    /// A new session id: time-ordered, URL-safe, unique.
-    public static func newID() -> String {
-        "s" + CaptureRecord.newID()
+    /// As the API shows it.
+    public var wire: Session {
+        Session(
+            sessionID: id, camera: camera, state: state, frames: frames, bytes: bytes,
+            createdAt: ISO8601.string(Date(timeIntervalSince1970: createdAt)),
+            updatedAt: ISO8601.string(Date(timeIntervalSince1970: updatedAt)), attachments: attachments,
+            progress: progressStage.map { SessionProgress(stage: $0, percent: progressPercent ?? 0) }, error: error,
+            metadata: metadata.flatMap { try? WireJSON.decode(JSONValue.self, from: $0) })
     }
 
-    public static func isValidID(_ id: String) -> Bool {
-        CaptureRecord.isValidID(id)
-    }
-
-    /// The JSON object the API and the socket show.
-    public var json: [String: Any] {
-        var object: [String: Any] = [
-            "session_id": id, "state": state.rawValue, "frames": frames, "bytes": bytes,
-            "created_at": ISO8601.string(Date(timeIntervalSince1970: createdAt)),
-            "updated_at": ISO8601.string(Date(timeIntervalSince1970: updatedAt)),
-            "attachments": attachments,
-        ]
-        object["camera"] = camera ?? JSONNull()
-        object["error"] = error ?? JSONNull()
-        if let progressStage {
-            object["progress"] = ["stage": progressStage, "percent": progressPercent ?? 0]
-        } else {
-            object["progress"] = JSONNull()
-        }
-        if let metadata, let parsed = JSONText.parse(metadata) {
-            object["metadata"] = parsed
-        } else {
-            object["metadata"] = JSONNull()
-        }
-        return object
+    /// As the events socket tells it (`session_*`).
+    public var change: SessionChange {
+        SessionChange(
+            sessionID: id, camera: camera, state: state, frames: frames, bytes: bytes, stage: progressStage,
+            percent: progressPercent, error: error)
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import VigilAPI
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

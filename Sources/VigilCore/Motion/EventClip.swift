@@ -1,4 +1,5 @@
 import NIOCore
+import SystemPackage
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -63,15 +64,11 @@ public final class ClipWriter {
     }
 
     private func write(_ buffer: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < buffer.count {
-            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw AtomicFile.Failure(
-                    description: "cannot write \(partialPath): \(String(cString: strerror(errno)))")
-            }
-            offset += n
+        do {
+            try FileDescriptor(rawValue: fd).writeAll(buffer)
+        } catch {
+            throw AtomicFile.Failure(
+                description: "cannot write \(partialPath): \(error)", code: (error as? Errno)?.rawValue ?? EIO)
         }
         bytes += Int64(buffer.count)
     }

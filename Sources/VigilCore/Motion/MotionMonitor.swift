@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import VigilAPI
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -283,7 +284,7 @@ public final class MotionMonitor: FrameSubscriber {
 
     private func beginEvent(motionAt: Double, trigger: Frame, _ state: inout State) {
         let now = ContinuousClock.now
-        let id = MotionEventRecord.newID()
+        let id = Identifier.newRecordID()
         let startWall = trigger.wallTime - (seconds(trigger.capturedAt) - motionAt)
         var record = MotionEventRecord(id: id, camera: camera, startedAt: startWall)
         let fresh = state.lastFrameAt.map { now - $0 <= maxFrameAge } ?? false
@@ -389,7 +390,7 @@ public final class MotionMonitor: FrameSubscriber {
                 save(started)
                 record = started
                 logger.info("motion event \(started.id) started\(started.noFreshFrame ? " (no fresh frame)" : "")")
-                publish("motion_start", started, hook: config.onEventStart, hookName: "on_event_start")
+                publish(.started, started, hook: config.onEventStart, hookName: "on_event_start")
             case .frame(let frame, let pre):
                 guard var current = record, let writer = clip else { continue }
                 do {
@@ -445,7 +446,7 @@ public final class MotionMonitor: FrameSubscriber {
                 logger.info(
                     "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(fixed(info.peakPercent, 1))%"
                 )
-                publish("motion_end", ended, hook: config.onEventEnd, hookName: "on_event_end")
+                publish(.ended, ended, hook: config.onEventEnd, hookName: "on_event_end")
                 archive.prune()
             }
         }
@@ -472,32 +473,13 @@ public final class MotionMonitor: FrameSubscriber {
         }
     }
 
-    private func publish(_ type: String, _ record: MotionEventRecord, hook: HookConfig?, hookName: String) {
-        let payload = MotionBusEvent(camera: camera, event: record)
-        events.publish(type: type, camera: camera, payload: payload)
+    private func publish(_ kind: MotionChange.Kind, _ record: MotionEventRecord, hook: HookConfig?, hookName: String) {
+        let (camera, event) = (camera, record.wire)
+        let version = events.publish { .motion(MotionChange(kind: kind, version: $0, camera: camera, event: event)) }
         if let hook, let hooks {
-            hooks.run(
-                hook, name: "\(hookName) \(record.id)",
-                payload: MotionHookPayload(type: type, camera: camera, event: record).json)
+            // The same object the events socket sends.
+            let payload = ServerMessage.motion(MotionChange(kind: kind, version: version, camera: camera, event: event))
+            hooks.run(hook, name: "\(hookName) \(record.id)", payload: WireJSON.text(payload))
         }
-    }
-}
-
-/// `motion_start` / `motion_end` on the events socket.
-struct MotionBusEvent: Encodable, Sendable {
-    let camera: String
-    let event: MotionEventRecord
-}
-
-/// What a hook receives (stdin of a command, body of a webhook).
-struct MotionHookPayload: Encodable {
-    let type: String
-    let camera: String
-    let event: MotionEventRecord
-
-    var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
     }
 }

@@ -6,7 +6,7 @@
 /// `ENOSPC`/`EDQUOT` from a file write.
 ///
 /// It is an operating condition, not a bug: requests that would store
-/// something are answered 507 `storage_full` with a message that says what to
+/// something are refused (the server answers `storage_full`) with a message that says what to
 /// do, live view goes on (it needs no disk), and writing resumes by itself
 /// once space returns.
 public enum StorageFull {

@@ -1,3 +1,5 @@
+import VigilAPI
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else

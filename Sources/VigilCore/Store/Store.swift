@@ -1,3 +1,5 @@
+import VigilAPI
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -115,7 +117,7 @@ public final class Store: Sendable {
     // MARK: - Sessions
 
     public func saveSession(_ record: SessionRecord) throws {
-        let attachments = JSONText.string(record.attachments) ?? "[]"
+        let attachments = WireJSON.text(record.attachments)
         try database.write { db in
             try db.execute(
                 """
@@ -167,8 +169,7 @@ public final class Store: Sendable {
         record.createdAt = row["created_at"]
         record.updatedAt = row["updated_at"]
         let attachments: String = row["attachments"]
-        record.attachments =
-            (JSONText.parse(attachments) as? [Any])?.compactMap { $0 as? String } ?? []
+        record.attachments = (try? WireJSON.decode([String].self, from: attachments)) ?? []
         record.progressStage = row["progress_stage"]
         record.progressPercent = row["progress_percent"]
         record.error = row["error"]

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import VigilAPI
 import VigilCore
 import VigilSources
 
@@ -108,7 +109,8 @@ final class IngestService: Sendable {
         }
     }
 
-    private func tell(_ session: String, _ text: String) {
+    private func tell(_ session: String, _ reply: IngestReply) {
+        let text = WireJSON.text(reply)
         let outboxes = state.withLock { Array(($0.watchers[session] ?? [:]).values) }
         for outbox in outboxes { outbox.send(text: text) }
     }
@@ -123,7 +125,7 @@ final class IngestService: Sendable {
         record.state = .processing
         record.updatedAt = Date().timeIntervalSince1970
         save(record)
-        publish("session_processing", record)
+        publish(.processing, record)
         let argv = command.map { $0.replacing("{session_dir}", with: directory(of: record.id)) }
         let task = Task { [self] in
             let progress = Mutex(record)
@@ -141,12 +143,8 @@ final class IngestService: Sendable {
                     return record
                 }
                 self.save(updated)
-                self.tell(
-                    updated.id,
-                    LiveSockets.json([
-                        "type": "progress", "session_id": updated.id, "stage": stage, "percent": percent,
-                    ]))
-                self.publish("session_progress", updated)
+                self.tell(updated.id, .progress(sessionID: updated.id, stage: stage, percent: percent))
+                self.publish(.progress, updated)
             }
             var final = progress.withLock { $0 }
             complete(&final, error: failure)
@@ -162,20 +160,12 @@ final class IngestService: Sendable {
         save(record)
         if let error {
             logger.warning("session \(record.id): processing failed: \(error)")
-            tell(
-                record.id,
-                LiveSockets.json([
-                    "type": "error", "code": "processing_failed", "session_id": record.id, "message": error,
-                ]))
-            publish("session_failed", record)
+            tell(record.id, .error(SocketError(code: "processing_failed", message: error, sessionID: record.id)))
+            publish(.failed, record)
         } else {
             logger.info("session \(record.id): complete, \(record.frames) frames, \(record.bytes) bytes")
-            tell(
-                record.id,
-                LiveSockets.json([
-                    "type": "complete", "session_id": record.id, "frames": record.frames, "bytes": record.bytes,
-                ]))
-            publish("session_complete", record)
+            tell(record.id, .complete(.init(sessionID: record.id, frames: record.frames, bytes: record.bytes)))
+            publish(.complete, record)
         }
         _ = state.withLock { $0.watchers.removeValue(forKey: record.id) }
     }
@@ -188,8 +178,9 @@ final class IngestService: Sendable {
         }
     }
 
-    func publish(_ type: String, _ record: SessionRecord) {
-        events.publish(type: type, camera: record.camera, payload: SessionEvent(record))
+    func publish(_ kind: SessionChangeMessage.Kind, _ record: SessionRecord) {
+        let change = record.change
+        events.publish { .session(SessionChangeMessage(kind: kind, version: $0, change: change)) }
     }
 
     // MARK: - Clean-up
@@ -225,33 +216,5 @@ final class IngestService: Sendable {
         let tasks = state.withLock { Array($0.processing.values) }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
-    }
-}
-
-/// A session event's payload on `/api/v1/events`.
-struct SessionEvent: Encodable, Sendable {
-    let sessionID: String
-    let camera: String?
-    let state: String
-    let frames: Int
-    let bytes: Int64
-    let stage: String?
-    let percent: Double?
-    let error: String?
-
-    init(_ record: SessionRecord) {
-        sessionID = record.id
-        camera = record.camera
-        state = record.state.rawValue
-        frames = record.frames
-        bytes = record.bytes
-        stage = record.progressStage
-        percent = record.progressPercent
-        error = record.error
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case sessionID = "session_id"
-        case camera, state, frames, bytes, stage, percent, error
     }
 }

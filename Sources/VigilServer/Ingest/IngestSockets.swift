@@ -3,7 +3,9 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
+import VigilAPI
 import VigilCore
+import VigilSources
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -14,7 +16,7 @@ import VigilCore
     import Glibc
 #endif
 
-/// `WS /api/v1/ingest`: upload sessions (the protocol is in the README).
+/// `WS /api/v1/ingest`: upload sessions (the protocol is in docs/api.md).
 ///
 /// Every message gets an answer that says what happened; a disconnect is
 /// logged once, at info level, and nothing is ever sent on a closed socket
@@ -55,7 +57,6 @@ final class IngestConnection: @unchecked Sendable {
     private let outbox: SocketOutbox
     private let logger: Logger
     private var config: IngestConfig { service.config }
-    private var badMessages = 0
 
     private struct Active {
         var record: SessionRecord
@@ -77,54 +78,34 @@ final class IngestConnection: @unchecked Sendable {
     /// Largest text message: an attachment in base64 plus its JSON.
     private var maxTextBytes: Int { config.maxAttachmentBytes / 3 * 4 + 64 * 1024 }
 
-    private enum Next {
-        case goOn
-        case close
-    }
+    typealias Verdict = SocketMessageReader.Verdict
 
-    func read(_ inbound: WebSocketInboundStream) async -> LiveSockets.ReadEnd {
-        var iterator = inbound.makeAsyncIterator()
-        var message = ByteBuffer()
-        var isText = true
-        var oversize = false
-        do {
-            while let frame = try await iterator.next() {
-                outbox.touch()
-                if frame.opcode != .continuation {
-                    message.clear()
-                    isText = frame.opcode == .text
-                    oversize = false
-                }
-                let limit = isText ? maxTextBytes : config.maxFrameBytes
-                if !oversize {
-                    if message.readableBytes + frame.data.readableBytes > limit {
-                        oversize = true  // the rest of this message is read and dropped
-                        message.clear()
-                    } else {
-                        var data = frame.data
-                        message.writeBuffer(&data)
-                    }
-                }
-                guard frame.fin else { continue }
-                let next: Next
-                if oversize {
-                    next =
-                        isText
-                        ? reject("message_too_large", "text messages are limited to \(limit) bytes")
-                        : reject(
-                            "frame_too_large",
-                            "a frame may be at most \(limit) bytes (ingest.max_frame_bytes); it was not stored")
-                } else if isText {
-                    next = handleText(message)
-                } else {
-                    next = handleFrame(message)
-                }
-                if case .close = next { return .closeRequested }
+    func read(_ inbound: WebSocketInboundStream) async -> SocketMessageReader.End {
+        let reader = SocketMessageReader(maxTextBytes: maxTextBytes, maxBinaryBytes: config.maxFrameBytes)
+        return await reader.read(
+            inbound, outbox: outbox,
+            oversize: { isText, limit in
+                isText
+                    ? .rejected(
+                        SocketError(code: "message_too_large", message: "text messages are limited to \(limit) bytes"))
+                    : .rejected(
+                        SocketError(
+                            code: "frame_too_large",
+                            message:
+                                "a frame may be at most \(limit) bytes (ingest.max_frame_bytes); it was not stored"))
             }
-        } catch {
-            // A broken connection or a malformed frame; WSCore closes it.
+        ) { message in
+            switch message {
+            case .text(let text):
+                do throws(MessageDecodingError) {
+                    return handle(try IngestRequest.decode(text.readableBytesView))
+                } catch {
+                    return .rejected(SocketError(code: error.code, message: error.message))
+                }
+            case .binary(let frame):
+                return handleFrame(frame)
+            }
         }
-        return .clientGone
     }
 
     /// The socket is gone: what was received is made durable and the session
@@ -143,7 +124,7 @@ final class IngestConnection: @unchecked Sendable {
         active.record.updatedAt = Date().timeIntervalSince1970
         service.save(active.record)
         service.release(active.record.id, owner: ObjectIdentifier(self))
-        service.publish("session_interrupted", active.record)
+        service.publish(.interrupted, active.record)
         logger.info(
             "session \(active.record.id): client disconnected after \(active.record.frames) frames (\(active.record.bytes) bytes, all stored); resumable for \(config.resumeWindow)"
         )
@@ -151,64 +132,45 @@ final class IngestConnection: @unchecked Sendable {
 
     // MARK: - Messages
 
-    private func send(_ object: [String: Any]) {
-        outbox.send(text: LiveSockets.json(object))
+    private func send(_ reply: IngestReply) {
+        outbox.send(reply)
     }
 
-    private func reject(_ code: String, _ message: String) -> Next {
-        badMessages += 1
-        send(["type": "error", "code": code, "message": message])
-        if badMessages >= 100 {
-            outbox.close(code: 1008, reason: "too many bad messages (\(badMessages))")
-            return .close
-        }
-        return .goOn
+    private func reject(_ code: String, _ message: String) -> Verdict {
+        .rejected(SocketError(code: code, message: message))
     }
 
     /// A limit that ends the socket.
-    private func refuse(_ code: String, _ message: String, closeCode: UInt16) -> Next {
-        send(["type": "error", "code": code, "message": message])
-        outbox.close(code: closeCode, reason: String(message.prefix(120)))
-        return .close
+    private func refuse(_ code: String, _ message: String, closeCode: UInt16) -> Verdict {
+        .fatal(SocketError(code: code, message: message), closeCode: closeCode)
     }
 
-    private func handleText(_ message: ByteBuffer) -> Next {
-        guard
-            let object = JSONText.parse(Data(message.readableBytesView)) as? [String: Any]
-        else {
-            return reject("bad_json", "text messages must be JSON objects with a \"type\"")
-        }
-        switch object["type"] as? String {
-        case "session_start": return start(object)
-        case "attachment": return attachment(object)
-        case "session_end": return end(object)
-        case "session_status": return status(object)
-        case let type?:
-            return reject(
-                "unknown_type",
-                "unknown message type '\(type.prefix(40))'; expected session_start, attachment, session_end or session_status"
-            )
-        case nil:
-            return reject("missing_type", "messages need a string \"type\"")
+    private func handle(_ request: IngestRequest) -> Verdict {
+        switch request {
+        case .start(let start): return self.start(start)
+        case .attachment(let attachment): return self.attachment(attachment)
+        case .end(let frames): return end(expectedFrames: frames)
+        case .status(let id): return status(id)
         }
     }
 
-    private func start(_ object: [String: Any]) -> Next {
+    private func start(_ request: IngestRequest.Start) -> Verdict {
         if let active = session {
             return reject(
                 "session_already_started",
                 "session \(active.record.id) is already running on this socket; send session_end first")
         }
         var metadata: String?
-        if let value = object["metadata"], !(value is JSONNull) {
-            guard let data = JSONText.data(value),
-                data.count <= 64 * 1024
-            else { return reject("bad_metadata", "metadata must be JSON of at most 65536 bytes") }
-            metadata = String(decoding: data, as: UTF8.self)
+        if let value = request.metadata, value != .null {
+            let text = WireJSON.text(value)
+            guard text.utf8.count <= 64 * 1024 else {
+                return reject("bad_metadata", "metadata must be JSON of at most 65536 bytes")
+            }
+            metadata = text
         }
         var inbox: PushInbox?
-        if let camera = object["camera"] as? String {
-            guard ConfigLoader.isValidCameraID(camera), registry.camera(camera) != nil else {
+        if let camera = request.camera {
+            guard Identifier.isValid(camera, .camera), registry.camera(camera) != nil else {
                 return reject("unknown_camera", "no camera named '\(camera.prefix(64))'")
             }
             guard let push = registry.inboxes[camera] else {
@@ -218,10 +180,10 @@ final class IngestConnection: @unchecked Sendable {
             inbox = push
         }
         let owner = ObjectIdentifier(self)
-        if let requested = object["session_id"] as? String {
+        if let requested = request.sessionID {
             return resume(requested, inbox: inbox, owner: owner)
         }
-        let id = SessionRecord.newID()
+        let id = Identifier.newRecordID(prefix: "s")
         switch service.claim(id, owner: owner) {
         case .tooMany:
             return refuse(
@@ -229,7 +191,7 @@ final class IngestConnection: @unchecked Sendable {
                 closeCode: 1013)
         case .busy, .claimed: break
         }
-        var record = SessionRecord(id: id, camera: object["camera"] as? String, metadata: metadata)
+        var record = SessionRecord(id: id, camera: request.camera, metadata: metadata)
         do {
             let dir = service.directory(of: id)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -241,14 +203,14 @@ final class IngestConnection: @unchecked Sendable {
             return refuse("storage_failed", "cannot store the session: \(error)", closeCode: 1011)
         }
         record.state = .receiving
-        send(["type": "session_started", "session_id": id, "next_seq": 0])
-        service.publish("session_started", record)
+        send(.started(.init(sessionID: id, nextSeq: 0)))
+        service.publish(.started, record)
         logger.info("session \(id): started\(record.camera.map { " (shown on \($0))" } ?? "")")
-        return .goOn
+        return .accepted
     }
 
-    private func resume(_ id: String, inbox: PushInbox?, owner: ObjectIdentifier) -> Next {
-        guard SessionRecord.isValidID(id), var record = try? service.store.session(id: id) else {
+    private func resume(_ id: String, inbox: PushInbox?, owner: ObjectIdentifier) -> Verdict {
+        guard Identifier.isValid(id, .record), var record = try? service.store.session(id: id) else {
             return reject(
                 "unknown_session",
                 "no session '\(id.prefix(40))' (an interrupted session is kept for \(config.resumeWindow))")
@@ -278,13 +240,13 @@ final class IngestConnection: @unchecked Sendable {
             service.release(id, owner: owner)
             return refuse("storage_failed", "cannot reopen session \(id): \(error)", closeCode: 1011)
         }
-        send(["type": "session_started", "session_id": id, "next_seq": record.frames, "resumed": true])
-        service.publish("session_resumed", record)
+        send(.started(.init(sessionID: id, nextSeq: record.frames, resumed: true)))
+        service.publish(.resumed, record)
         logger.info("session \(id): resumed at frame \(record.frames)")
-        return .goOn
+        return .accepted
     }
 
-    private func handleFrame(_ message: ByteBuffer) -> Next {
+    private func handleFrame(_ message: ByteBuffer) -> Verdict {
         guard var active = session else {
             return reject("no_session", "send session_start before frames; this frame was not stored")
         }
@@ -317,10 +279,10 @@ final class IngestConnection: @unchecked Sendable {
                 session = active
                 return refuse("storage_failed", "cannot flush the session to disk", closeCode: 1011)
             }
-            send(["type": "ack", "received": active.record.frames, "bytes": active.record.bytes])
+            send(.ack(received: active.record.frames, bytes: active.record.bytes))
         }
         session = active
-        return .goOn
+        return .accepted
     }
 
     /// fsync, then the row: what the next ack says is on disk.
@@ -338,27 +300,23 @@ final class IngestConnection: @unchecked Sendable {
         }
     }
 
-    private func attachment(_ object: [String: Any]) -> Next {
+    private func attachment(_ request: IngestRequest.Attachment) -> Verdict {
         guard var active = session else {
             return reject("no_session", "send session_start before attachments")
         }
-        guard let name = object["name"] as? String, Self.isValidAttachmentName(name) else {
+        let name = request.name
+        guard Identifier.isValid(name, .fileName) else {
             return reject(
                 "bad_attachment", "an attachment needs a \"name\" of 1-100 letters, digits, '.', '_' or '-'")
         }
-        guard let text = object["data"] as? String else {
-            return reject("bad_attachment", "attachment \(name) has no string \"data\"")
-        }
         let data: Data
-        switch object["encoding"] as? String ?? "utf8" {
-        case "utf8": data = Data(text.utf8)
-        case "base64":
-            guard let decoded = Data(base64Encoded: text) else {
+        switch request.encoding ?? .utf8 {
+        case .utf8: data = Data(request.data.utf8)
+        case .base64:
+            guard let decoded = Data(base64Encoded: request.data) else {
                 return reject("bad_attachment", "attachment \(name): data is not valid base64")
             }
             data = decoded
-        default:
-            return reject("bad_attachment", "attachment \(name): encoding must be \"utf8\" or \"base64\"")
         }
         guard data.count <= config.maxAttachmentBytes else {
             return reject(
@@ -376,19 +334,11 @@ final class IngestConnection: @unchecked Sendable {
             return reject("storage_failed", "cannot store attachment \(name): \(error)")
         }
         session = active
-        send(["type": "attachment_saved", "name": name, "bytes": data.count])
-        return .goOn
+        send(.attachmentSaved(name: name, bytes: data.count))
+        return .accepted
     }
 
-    static func isValidAttachmentName(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 100, !name.hasPrefix(".") else { return false }
-        return name.utf8.allSatisfy { c in
-            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
-                || c == 0x2D || c == 0x2E
-        }
-    }
-
-    private func end(_ object: [String: Any]) -> Next {
+    private func end(expectedFrames: Int?) -> Verdict {
         guard var active = session else {
             return reject("no_session", "no session is running on this socket")
         }
@@ -400,33 +350,31 @@ final class IngestConnection: @unchecked Sendable {
         session = nil
         service.release(active.record.id, owner: ObjectIdentifier(self))
         let record = active.record
-        send(["type": "session_ended", "session_id": record.id, "frames": record.frames, "bytes": record.bytes])
-        if let expected = object["frames"] as? Int, expected != record.frames {
-            send([
-                "type": "error", "code": "frame_count_mismatch",
-                "message":
-                    "the client counted \(expected) frames, the server stored \(record.frames) (\(active.invalid) were not JPEGs)",
-            ])
+        send(.ended(.init(sessionID: record.id, frames: record.frames, bytes: record.bytes)))
+        if let expectedFrames, expectedFrames != record.frames {
+            send(
+                .error(
+                    SocketError(
+                        code: "frame_count_mismatch",
+                        message:
+                            "the client counted \(expectedFrames) frames, the server stored \(record.frames) (\(active.invalid) were not JPEGs)"
+                    )))
         }
-        service.publish("session_ended", record)
+        service.publish(.ended, record)
         logger.info("session \(record.id): ended, \(record.frames) frames, \(record.bytes) bytes")
         service.watch(record.id, outbox: outbox)
         service.finish(record)
-        return .goOn
+        return .accepted
     }
 
-    private func status(_ object: [String: Any]) -> Next {
-        guard let id = object["session_id"] as? String, SessionRecord.isValidID(id),
-            let record = try? service.store.session(id: id)
-        else {
-            return reject("unknown_session", "no session '\((object["session_id"] as? String ?? "").prefix(40))'")
+    private func status(_ id: String) -> Verdict {
+        guard Identifier.isValid(id, .record), let record = try? service.store.session(id: id) else {
+            return reject("unknown_session", "no session '\(id.prefix(40))'")
         }
-        var reply = record.json
-        reply["type"] = "session_status"
-        send(reply)
+        send(.status(record.wire))
         if record.state == .processing {
             service.watch(id, outbox: outbox)
         }
-        return .goOn
+        return .accepted
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import Synchronization
+import VigilAPI
 import VigilCore
 
 #if canImport(FoundationEssentials)
@@ -36,8 +37,6 @@ struct LiveSockets: Sendable {
     var stallTimeout: Duration = .seconds(30)
     /// Largest message a client may send (they only send small JSON).
     static let maxMessageBytes = 16 * 1024
-    /// Bad messages tolerated per socket before it is closed.
-    static let maxBadMessages = 20
     /// Events sockets open at once.
     static let maxEventSockets = 256
     let eventSockets = SocketCount()
@@ -67,7 +66,7 @@ struct LiveSockets: Sendable {
         let outbox = SocketOutbox(cameras: Set(ids), eventTypes: ["state"])
         var cameras: [Camera] = []
         for id in ids {
-            guard ConfigLoader.isValidCameraID(id), let camera = registry.camera(id) else {
+            guard Identifier.isValid(id, .camera), let camera = registry.camera(id) else {
                 await refuse(outbound, code: "unknown_camera", message: "no camera named '\(id.prefix(64))'")
                 return
             }
@@ -85,7 +84,7 @@ struct LiveSockets: Sendable {
                 outbox,
                 prime: { snapshot in
                     for state in snapshot.cameras where outbox.wants(camera: state.id) {
-                        outbox.send(text: EventBus.stateMessage(state))
+                        outbox.send(ServerMessage.state(version: state.version, camera: state))
                     }
                 })
         else {
@@ -114,7 +113,7 @@ struct LiveSockets: Sendable {
         await Self.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
             stallTimeout: stallTimeout, bus: registry.events,
-            reader: { await Self.read(inbound: inbound, outbox: outbox, accepts: "ping") }
+            reader: { await Self.read(inbound: inbound, outbox: outbox) }
         ) { frame in
             if let prefix = prefixes[frame.camera] {
                 // One message in two fragments: the tag, then the shared JPEG
@@ -138,7 +137,7 @@ struct LiveSockets: Sendable {
         defer { eventSockets.release() }
         let outbox = SocketOutbox(cameras: nil, eventTypes: nil)
         let bus = registry.events
-        guard bus.subscribe(outbox, prime: { outbox.send(text: bus.hello($0)) }) else {
+        guard bus.subscribe(outbox, prime: { outbox.send(bus.hello($0)) }) else {
             await refuse(outbound, code: "shutting_down", message: "server shutting down", closeCode: 1001)
             return
         }
@@ -152,7 +151,7 @@ struct LiveSockets: Sendable {
         await Self.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
             stallTimeout: stallTimeout, bus: registry.events,
-            reader: { await Self.read(inbound: inbound, outbox: outbox, accepts: "ping") }
+            reader: { await Self.read(inbound: inbound, outbox: outbox) }
         ) { _ in }
     }
 
@@ -165,7 +164,7 @@ struct LiveSockets: Sendable {
     static func run(
         outbox: SocketOutbox, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger,
         heartbeat: Duration?, stallTimeout: Duration, bus: EventBus, idleTimeout: Duration? = nil,
-        reader: @escaping @Sendable () async -> ReadEnd,
+        reader: @escaping @Sendable () async -> SocketMessageReader.End,
         sendFrame: @escaping @Sendable (Frame) async throws -> Void
     ) async {
         logger.debug("socket opened", metadata: ["remote": "\(channel.remoteAddress?.description ?? "?")"])
@@ -191,12 +190,13 @@ struct LiveSockets: Sendable {
                         idleClosed = true
                         logger.info("closing socket: nothing received for \(idleTimeout)")
                         outbox.send(
-                            text: errorJSON(code: "idle_timeout", message: "nothing received for \(idleTimeout)"))
+                            ServerMessage.error(
+                                SocketError(code: "idle_timeout", message: "nothing received for \(idleTimeout)")))
                         outbox.close(code: 1001, reason: "idle for \(idleTimeout)")
                     }
                     if let heartbeat, let due = nextPing, ContinuousClock.now >= due {
                         nextPing = ContinuousClock.now + heartbeat
-                        outbox.send(text: #"{"type":"ping","version":\#(bus.currentVersion)}"#)
+                        outbox.send(ServerMessage.ping(version: bus.currentVersion))
                     }
                 }
             }
@@ -229,94 +229,45 @@ struct LiveSockets: Sendable {
         logger.debug("socket closed", metadata: ["sent": "\(outbox.sent)", "dropped": "\(outbox.dropped)"])
     }
 
-    enum ReadEnd {
-        case clientGone
-        case closeRequested
-    }
-
     /// Reads the client's messages: JSON text with a `type`. Answers `ping`;
-    /// anything else gets an error, and a client that keeps sending bad
-    /// messages is closed.
-    static func read(inbound: WebSocketInboundStream, outbox: SocketOutbox, accepts: String) async -> ReadEnd {
-        var iterator = inbound.makeAsyncIterator()
-        var message = ByteBuffer()
-        var isText = true
-        var bad = 0
-        func reject(_ code: String, _ text: String) -> Bool {
-            bad += 1
-            outbox.send(text: errorJSON(code: code, message: text))
-            if bad >= maxBadMessages {
-                outbox.close(code: 1008, reason: "too many bad messages (\(bad))")
-                return false
+    /// anything else gets an error.
+    static func read(inbound: WebSocketInboundStream, outbox: SocketOutbox) async -> SocketMessageReader.End {
+        let reader = SocketMessageReader(maxTextBytes: maxMessageBytes, maxBinaryBytes: maxMessageBytes)
+        return await reader.read(
+            inbound, outbox: outbox,
+            oversize: { _, limit in
+                .fatal(
+                    SocketError(code: "message_too_large", message: "messages are limited to \(limit) bytes"),
+                    closeCode: 1009)
             }
-            return true
-        }
-        do {
-            while let frame = try await iterator.next() {
-                if frame.opcode != .continuation {
-                    message.clear()
-                    isText = frame.opcode == .text
-                }
-                guard message.readableBytes + frame.data.readableBytes <= maxMessageBytes else {
-                    outbox.send(
-                        text: errorJSON(
-                            code: "message_too_large", message: "messages are limited to \(maxMessageBytes) bytes"))
-                    outbox.close(code: 1009, reason: "message larger than \(maxMessageBytes) bytes")
-                    return .closeRequested
-                }
-                var data = frame.data
-                message.writeBuffer(&data)
-                guard frame.fin else { continue }
-                guard isText else {
-                    guard
-                        reject(
-                            "unexpected_binary",
-                            "this socket accepts only JSON text messages (type: \(accepts)); binary messages are not accepted"
-                        )
-                    else { return .closeRequested }
-                    continue
-                }
-                let object = JSONText.parse(Data(message.readableBytesView))
-                guard let object = object as? [String: Any] else {
-                    guard reject("bad_json", "messages must be JSON objects with a \"type\"") else {
-                        return .closeRequested
+        ) { message in
+            switch message {
+            case .binary:
+                return .rejected(
+                    SocketError(
+                        code: "unexpected_binary",
+                        message:
+                            "this socket accepts only JSON text messages (type: \(ClientMessage.acceptedTypes)); binary messages are not accepted"
+                    ))
+            case .text(let text):
+                do throws(MessageDecodingError) {
+                    switch try ClientMessage.decode(text.readableBytesView) {
+                    case .ping: outbox.send(ServerMessage.pong)
                     }
-                    continue
-                }
-                switch object["type"] as? String {
-                case "ping":
-                    outbox.send(text: #"{"type":"pong"}"#)
-                case let type?:
-                    guard
-                        reject(
-                            "unknown_type",
-                            "unknown message type '\(type.prefix(40))'; this socket accepts: \(accepts)")
-                    else { return .closeRequested }
-                case nil:
-                    guard reject("missing_type", "messages need a string \"type\"") else { return .closeRequested }
+                    return .accepted
+                } catch {
+                    return .rejected(SocketError(code: error.code, message: error.message))
                 }
             }
-        } catch {
-            // The connection broke or sent a malformed frame; WSCore closes it.
         }
-        return .clientGone
     }
 
     private func refuse(_ outbound: WebSocketOutboundWriter, code: String, message: String, closeCode: UInt16 = 1008)
         async
     {
         logger.info("socket refused: \(message)")
-        try? await outbound.write(.text(Self.errorJSON(code: code, message: message)))
+        try? await outbound.write(.text(WireJSON.text(ServerMessage.error(SocketError(code: code, message: message)))))
         try? await outbound.close(WebSocketErrorCode(codeNumber: Int(closeCode)), reason: String(message.prefix(120)))
-    }
-
-    static func errorJSON(code: String, message: String) -> String {
-        json(["type": "error", "code": code, "message": message])
-    }
-
-    /// A JSON text message from a dictionary (keys sorted).
-    static func json(_ object: [String: Any]) -> String {
-        JSONText.string(object) ?? ""
     }
 
     /// The tag in front of each JPEG on `/api/v1/live`: one byte N, then N

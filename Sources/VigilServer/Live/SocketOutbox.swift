@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import VigilAPI
 import VigilCore
 
 /// What one WebSocket has waiting to be sent, filled by the frame hubs and
@@ -93,6 +94,11 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
     /// A text message of this socket's own (a reply, a heartbeat).
     func send(text: String) {
         enqueue(text)
+    }
+
+    /// A message of this socket's own, in the wire's spelling.
+    func send(_ message: some Encodable) {
+        enqueue(WireJSON.text(message))
     }
 
     func deliver(_ event: ServerEvent) {

@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import VigilAPI
 import VigilCore
 
 /// Serves `GET /cameras/{id}/stream.mjpg` directly on the connection's event
@@ -107,7 +108,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             components[3] == "stream.mjpg"
         else { return nil }
         let camera = String(components[2])
-        guard ConfigLoader.isValidCameraID(camera), let hub = environment.hub(camera) else { return nil }
+        guard Identifier.isValid(camera, .camera), let hub = environment.hub(camera) else { return nil }
         var fps: Double?
         if pathAndQuery.count == 2 {
             for item in pathAndQuery[1].split(separator: "&") {

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import VigilAPI
 import VigilCore
 
 #if canImport(FoundationEssentials)
@@ -11,8 +12,8 @@ import VigilCore
     import Glibc
 #endif
 
-/// An error answered as JSON `{"error": CODE, "message": TEXT}`.
-public struct APIError: Error, Sendable {
+/// An error answered as JSON `{"error": CODE, "message": TEXT}` (`ErrorBody`).
+public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
     public var message: String
@@ -33,19 +34,15 @@ public struct APIError: Error, Sendable {
         APIError(.notFound, "unknown_camera", "no camera named '\(id)'")
     }
 
-    func response() -> Response {
-        var headers = self.headers
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.cacheControl] = "no-store"
-        return Response(
-            status: status, headers: headers,
-            body: .init(byteBuffer: JSON.encode(ErrorBody(error: code, message: message))))
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
     }
-}
 
-struct ErrorBody: Codable {
-    var error: String
-    var message: String
+    func response() -> Response {
+        var response = WireResponseEncoder.response(ErrorBody(error: code, message: message), status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
 }
 
 /// Turns every error a handler throws into a JSON error response; nothing a
@@ -80,21 +77,5 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("request failed: \(error)")
             return APIError(.internalServerError, "internal", "internal error").response()
         }
-    }
-}
-
-enum JSON {
-    static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return ByteBuffer(bytes: data)
-    }
-
-    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: encode(value)))
     }
 }

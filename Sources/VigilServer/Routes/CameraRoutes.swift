@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import VigilAPI
 import VigilCore
 
 #if canImport(FoundationEssentials)
@@ -19,10 +20,10 @@ struct CameraRoutes {
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/api/v1/cameras") { _, _ in
-            JSON.response(await registry.states())
+            await registry.states()
         }
         router.get("/api/v1/cameras/:id") { _, context in
-            JSON.response(try await camera(context).state())
+            try await camera(context).state()
         }
         router.post("/api/v1/cameras/:id/start") { _, context in
             try await changeDesired(context) { try await $0.start() }
@@ -30,7 +31,7 @@ struct CameraRoutes {
         router.post("/api/v1/cameras/:id/stop") { _, context in
             try await changeDesired(context) { try await $0.stop() }
         }
-        router.post("/api/v1/cameras/:id/frames") { request, context -> Response in
+        router.post("/api/v1/cameras/:id/frames") { request, context -> PushedFrame in
             let camera = try camera(context)
             guard let inbox = registry.inboxes[camera.id] else {
                 throw APIError(
@@ -52,8 +53,8 @@ struct CameraRoutes {
             guard let frame = inbox.deliver(jpeg) else {
                 throw APIError(.conflict, "not_running", "camera '\(camera.id)' is stopped")
             }
-            return JSON.response(
-                PushedFrame(seq: frame.seq, width: frame.width, height: frame.height, bytes: frame.jpeg.readableBytes))
+            return PushedFrame(
+                seq: frame.seq, width: frame.width, height: frame.height, bytes: frame.jpeg.readableBytes)
         }
         router.get("/cameras/:id/snapshot.jpg") { request, context in
             let camera = try camera(context)
@@ -107,10 +108,10 @@ struct CameraRoutes {
     /// Runs a start or stop and answers the new state.
     private func changeDesired<Context: RequestContext>(
         _ context: Context, _ change: (Camera) async throws -> CameraState
-    ) async throws -> Response {
+    ) async throws -> CameraState {
         let camera = try camera(context)
         do {
-            return JSON.response(try await change(camera))
+            return try await change(camera)
         } catch {
             throw APIError(.internalServerError, "store_failed", "could not save the desired state: \(error)")
         }
@@ -119,12 +120,4 @@ struct CameraRoutes {
     private func camera<Context: RequestContext>(_ context: Context) throws -> Camera {
         try registry.camera(from: context)
     }
-}
-
-/// The answer to a pushed frame.
-struct PushedFrame: Codable {
-    var seq: UInt64
-    var width: Int
-    var height: Int
-    var bytes: Int
 }

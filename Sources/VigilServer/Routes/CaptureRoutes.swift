@@ -1,4 +1,5 @@
 import Hummingbird
+import VigilAPI
 import VigilCore
 
 #if canImport(FoundationEssentials)
@@ -15,10 +16,10 @@ struct CaptureRoutes {
     let registry: CameraRegistry
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        router.post("/api/v1/cameras/:id/captures") { _, context -> Response in
+        router.post("/api/v1/cameras/:id/captures") { _, context -> EditedResponse<Capture> in
             let camera = try registry.camera(from: context)
             do {
-                return JSON.response(try await camera.requestCapture(), status: .accepted)
+                return EditedResponse(status: .accepted, response: try await camera.requestCapture().wire)
             } catch let error as CaptureError {
                 var apiError: APIError
                 switch error {
@@ -33,16 +34,16 @@ struct CaptureRoutes {
                 throw apiError
             }
         }
-        router.get("/api/v1/cameras/:id/capture/status") { _, context -> Response in
-            JSON.response(try await registry.camera(from: context).captureActivity())
+        router.get("/api/v1/cameras/:id/capture/status") { _, context -> CaptureActivity in
+            try await registry.camera(from: context).captureActivity()
         }
-        router.get("/api/v1/captures") { request, _ -> Response in
+        router.get("/api/v1/captures") { request, _ -> [Capture] in
             let camera = try request.cameraFilter()
             let limit = try request.limit(default: 20, range: 1...500)
-            return JSON.response(try store().captures(camera: camera, limit: limit))
+            return try store().captures(camera: camera, limit: limit).map(\.wire)
         }
-        router.get("/api/v1/captures/:capture") { _, context -> Response in
-            JSON.response(try record(context))
+        router.get("/api/v1/captures/:capture") { _, context -> Capture in
+            try record(context).wire
         }
         router.get("/api/v1/captures/:capture/image.jpg") { _, context -> Response in
             let record = try record(context)
@@ -76,7 +77,7 @@ struct CaptureRoutes {
 
     private func record<Context: RequestContext>(_ context: Context) throws -> CaptureRecord {
         let id = context.parameters.get("capture") ?? ""
-        guard CaptureRecord.isValidID(id), let record = try store().capture(id: id) else {
+        guard Identifier.isValid(id, .record), let record = try store().capture(id: id) else {
             throw APIError(.notFound, "unknown_capture", "no capture with id '\(id.prefix(40))'")
         }
         return record
@@ -87,7 +88,7 @@ extension CameraRegistry {
     /// The camera named by the `id` path parameter, or a 404 `unknown_camera`.
     func camera<Context: RequestContext>(from context: Context) throws -> Camera {
         let id = context.parameters.get("id") ?? ""
-        guard ConfigLoader.isValidCameraID(id), let camera = camera(id) else {
+        guard Identifier.isValid(id, .camera), let camera = camera(id) else {
             throw APIError.unknownCamera(String(id.prefix(64)))
         }
         return camera

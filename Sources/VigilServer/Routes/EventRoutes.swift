@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import VigilAPI
 import VigilCore
 
 #if canImport(FoundationEssentials)
@@ -19,15 +20,20 @@ struct EventRoutes {
     static let longestPause = 2.0
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/api/v1/cameras/:id/motion") { _, context -> Response in
+        router.get("/api/v1/cameras/:id/motion") { _, context -> MotionStatus in
             let camera = try registry.camera(from: context)
             guard let monitor = registry.monitors.first(where: { $0.camera == camera.id }) else {
                 throw APIError(
                     .notFound, "motion_off", "motion detection is off for camera \(camera.id) (motion.enabled)")
             }
-            return JSON.response(MotionStatus(monitor.stats, config: monitor.config))
+            let (stats, config) = (monitor.stats, monitor.config)
+            return MotionStatus(
+                analysed: stats.analysed, skipped: stats.skipped, lastPercent: stats.lastPercent,
+                threshold: config.threshold, inEvent: stats.inEvent, ringFrames: stats.ringFrames,
+                ringBytes: stats.ringBytes, ringMaxBytes: config.preCaptureMaxBytes,
+                writeQueueBytes: stats.queuedBytes)
         }
-        router.get("/api/v1/events") { request, _ -> Response in
+        router.get("/api/v1/events") { request, _ -> [MotionEvent] in
             let camera = try request.cameraFilter()
             let limit = try request.limit(default: 50, range: 1...500)
             var since: Double?
@@ -42,10 +48,10 @@ struct EventRoutes {
                         "since must be an ISO 8601 time (2026-11-21T10:00:00Z) or seconds since 1970")
                 }
             }
-            return JSON.response(try archive().store.motionEvents(camera: camera, since: since, limit: limit))
+            return try archive().store.motionEvents(camera: camera, since: since, limit: limit).map(\.wire)
         }
-        router.get("/api/v1/events/:event") { _, context -> Response in
-            JSON.response(try record(context))
+        router.get("/api/v1/events/:event") { _, context -> MotionEvent in
+            try record(context).wire
         }
         router.get("/api/v1/events/:event/thumbnail.jpg") { _, context -> Response in
             let record = try record(context)
@@ -119,45 +125,9 @@ struct EventRoutes {
 
     private func record<Context: RequestContext>(_ context: Context) throws -> MotionEventRecord {
         let id = context.parameters.get("event") ?? ""
-        guard MotionEventRecord.isValidID(id), let record = try archive().store.motionEvent(id: id) else {
+        guard Identifier.isValid(id, .record), let record = try archive().store.motionEvent(id: id) else {
             throw APIError(.notFound, "unknown_event", "no event with id '\(id.prefix(40))'")
         }
         return record
-    }
-}
-
-/// `GET /api/v1/cameras/{id}/motion`: what the detector sees now (for tuning
-/// `threshold` and checking that memory stays within its bounds).
-struct MotionStatus: Encodable {
-    var analysed: Int
-    var skipped: Int
-    var lastPercent: Double
-    var threshold: Double
-    var inEvent: Bool
-    var ringFrames: Int
-    var ringBytes: Int
-    var ringMaxBytes: Int
-    var writeQueueBytes: Int
-
-    init(_ stats: MotionMonitor.Stats, config: MotionConfig) {
-        analysed = stats.analysed
-        skipped = stats.skipped
-        lastPercent = (stats.lastPercent * 100).rounded() / 100
-        threshold = config.threshold
-        inEvent = stats.inEvent
-        ringFrames = stats.ringFrames
-        ringBytes = stats.ringBytes
-        ringMaxBytes = config.preCaptureMaxBytes
-        writeQueueBytes = stats.queuedBytes
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case analysed, skipped, threshold
-        case lastPercent = "last_percent"
-        case inEvent = "in_event"
-        case ringFrames = "ring_frames"
-        case ringBytes = "ring_bytes"
-        case ringMaxBytes = "ring_max_bytes"
-        case writeQueueBytes = "write_queue_bytes"
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import VigilAPI
 import VigilCore
 
 /// The query parameters the list routes share, checked the same way
@@ -7,7 +8,7 @@ extension Request {
     /// `?camera=ID`, nil when absent.
     func cameraFilter() throws -> String? {
         guard let raw = uri.queryParameters["camera"] else { return nil }
-        guard ConfigLoader.isValidCameraID(String(raw)) else {
+        guard Identifier.isValid(String(raw), .camera) else {
             throw APIError(.badRequest, "bad_parameter", "camera must be a camera id")
         }
         return String(raw)

@@ -1,4 +1,5 @@
 import Hummingbird
+import VigilAPI
 import VigilCore
 
 #if canImport(FoundationEssentials)
@@ -15,23 +16,16 @@ struct SessionRoutes {
     let store: Store
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/api/v1/sessions") { request, _ -> Response in
+        router.get("/api/v1/sessions") { request, _ -> [Session] in
             let limit = try request.limit(default: 50, range: 1...1000)
-            return Self.json(try store.sessions(limit: limit).map(\.json))
+            return try store.sessions(limit: limit).map(\.wire)
         }
-        router.get("/api/v1/sessions/:session") { _, context -> Response in
+        router.get("/api/v1/sessions/:session") { _, context -> Session in
             let id = context.parameters.get("session") ?? ""
-            guard SessionRecord.isValidID(id), let record = try store.session(id: id) else {
+            guard Identifier.isValid(id, .record), let record = try store.session(id: id) else {
                 throw APIError(.notFound, "unknown_session", "no session '\(id.prefix(40))'")
             }
-            return Self.json(record.json)
+            return record.wire
         }
-    }
-
-    static func json(_ object: Any) -> Response {
-        let data = JSONText.data(object) ?? Data("{}".utf8)
-        return Response(
-            status: .ok, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -147,3 +147,16 @@ enum ProcFS {
         return text.split(separator: "\n").compactMap { pid_t($0) }
     }
 }
+
+/// Runs `body` with a real `vigil serve` (`config` as YAML, or none) in a
+/// fresh temporary directory; the server is stopped and the directory
+/// removed afterwards, whatever `body` does.
+func withServer<T>(
+    config: String?, _ body: (_ server: VigilProcess, _ dir: TempDir) async throws -> T
+) async throws -> T {
+    let dir = try TempDir()
+    defer { dir.remove() }
+    let server = try VigilProcess(config: config, dir: dir)
+    defer { server.stop() }
+    return try await body(server, dir)
+}

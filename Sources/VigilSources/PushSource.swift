@@ -1,4 +1,5 @@
 import Synchronization
+import VigilCore
 
 /// Where frames pushed by clients (`POST .../frames`, ingest sessions) enter
 /// a `push` camera.

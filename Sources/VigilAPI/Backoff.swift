@@ -1,4 +1,5 @@
-/// Exponential backoff with full jitter and no attempt limit.
+/// Exponential backoff with full jitter and no attempt limit: how a camera
+/// source is restarted and how every client of Vigil reconnects.
 ///
 /// The ceiling starts at `initial` and doubles after every failure up to
 /// `max`; each delay is uniformly random in 0...ceiling so that many cameras
@@ -34,5 +35,13 @@ public struct Backoff: Sendable {
 
     public mutating func reset() {
         failures = 0
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a `Double`.
+    public var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
     }
 }
