@@ -107,7 +107,7 @@ import VigilCore
         var empty = MotionEventRecord(id: Identifier.newRecordID(), camera: "cam", startedAt: 2_000)
         empty.status = .recording
         try rig.store.saveMotionEvent(empty)
-        FileManager.default.createFile(atPath: rig.archive.path("zzzz-orphan.mjpg"), contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: rig.archive.path("zzzz-orphan.mjpg"), contents: Data("x".utf8))
 
         #expect(try rig.archive.recover() == 2)
         let recovered = try #require(try rig.store.motionEvent(id: id))

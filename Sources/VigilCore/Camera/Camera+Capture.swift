@@ -176,29 +176,21 @@ extension Camera {
         let path = Path.join(dir, name)
         let partial = AtomicFile.partialPath(for: path)
         let timeout = config.capture.timeout
-        let finished: CaptureError? = await withTaskGroup(of: CaptureError?.self) { group in
-            group.addTask {
-                do {
-                    try await capturer.capture(to: partial)
-                    return nil
-                } catch let error as CaptureError {
-                    return error
-                } catch {
-                    return Task.isCancelled ? .shuttingDown : .failed("\(error)")
-                }
+        let outcome = await withTimeout(timeout) { () -> CaptureError? in
+            do {
+                try await capturer.capture(to: partial)
+                return nil
+            } catch let error as CaptureError {
+                return error
+            } catch {
+                return Task.isCancelled ? .shuttingDown : .failed("\(error)")
             }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: timeout)
-                    return .timedOut(timeout)
-                } catch {
-                    return .shuttingDown
-                }
-            }
-            let first = await group.next() ?? .shuttingDown
-            group.cancelAll()
-            await group.waitForAll()
-            return first
+        }
+        let finished: CaptureError?
+        switch outcome {
+        case .finished(let error): finished = error
+        case .timedOut: finished = .timedOut(timeout)
+        case .cancelled: finished = .shuttingDown
         }
         if let finished {
             unlink(partial)
@@ -254,25 +246,18 @@ extension Camera {
         let mailbox = FrameMailbox()
         guard hub.subscribe(mailbox, isViewer: false) else { return nil }
         defer { hub.unsubscribe(mailbox, isViewer: false) }
-        func acceptable(_ frame: Frame) -> Bool {
+        @Sendable func acceptable(_ frame: Frame) -> Bool {
             !frame.isPlaceholder && frame.age <= maxAge && newerThan.map { frame.capturedAt > $0 } ?? true
         }
         // Subscribed first, then checked: a frame between the two is not missed.
         if let frame = hub.latest(maxAge: maxAge), acceptable(frame) { return frame }
-        return await withTaskGroup(of: Frame?.self) { group in
-            group.addTask {
-                while let frame = await mailbox.next() {
-                    if acceptable(frame) { return frame }
-                }
-                return nil
+        let outcome = await withTimeout(timeout) { () -> Frame? in
+            while let frame = await mailbox.next() {
+                if acceptable(frame) { return frame }
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            return nil
         }
+        guard case .finished(let frame) = outcome else { return nil }
+        return frame
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import Subprocess
 import Synchronization
+import VigilCore
 
 #if canImport(Glibc)
     import Glibc
@@ -26,22 +27,13 @@ public enum ProcessCommand {
         onLine: @escaping @Sendable (String) -> Void
     ) async -> String? {
         let program = argv[0]
-        return await withTaskGroup(of: String?.self) { group in
-            group.addTask {
-                await execute(argv, timeout: timeout, input: input, logger: logger, onLine: onLine)
-            }
-            group.addTask {
-                do {
-                    try await Task.sleep(for: timeout)
-                    return "timeout: \(program) did not finish within \(timeout)"
-                } catch {
-                    return "\(program) was stopped: the server is shutting down"
-                }
-            }
-            let first = await group.next() ?? "\(program) was stopped"
-            group.cancelAll()
-            await group.waitForAll()
-            return first
+        let outcome = await withTimeout(timeout) {
+            await execute(argv, timeout: timeout, input: input, logger: logger, onLine: onLine)
+        }
+        switch outcome {
+        case .finished(let failure): return failure
+        case .timedOut: return "timeout: \(program) did not finish within \(timeout)"
+        case .cancelled: return "\(program) was stopped: the server is shutting down"
         }
     }
 
