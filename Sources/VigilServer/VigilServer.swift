@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import VigilCore
+import VigilSources
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -35,9 +36,11 @@ public struct VigilServer: Sendable {
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let store = try Store(dataDir: config.server.dataDir)
         let registry = CameraRegistry(config: config, store: store, logger: logger)
-        let ingest = try IngestService(
+        let ingest = try IngestSessions(
             config: config.ingest, store: store, dataDir: config.server.dataDir, events: registry.events, logger: logger
-        )
+        ) { [logger] argv, timeout, onLine in
+            await ProcessCommand.run(argv, timeout: timeout, logger: logger, onLine: onLine)
+        }
         let application = makeApplication(registry: registry, ingest: ingest, onListening: onListening)
         let cameras = CamerasService(registry: registry, ingest: ingest, logger: logger)
         let group = ServiceGroup(
@@ -54,7 +57,7 @@ public struct VigilServer: Sendable {
     }
 
     func makeApplication(
-        registry: CameraRegistry, ingest: IngestService, onListening: @escaping @Sendable (Int) async -> Void
+        registry: CameraRegistry, ingest: IngestSessions, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
@@ -138,7 +141,7 @@ public struct VigilServer: Sendable {
 /// Runs the cameras for the lifetime of the server.
 struct CamerasService: Service {
     let registry: CameraRegistry
-    let ingest: IngestService
+    let ingest: IngestSessions
     let logger: Logger
 
     func run() async throws {

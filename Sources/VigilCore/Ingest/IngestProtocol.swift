@@ -1,11 +1,6 @@
-import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
-import NIOWebSocket
 import VigilAPI
-import VigilCore
-import VigilSources
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -16,101 +11,78 @@ import VigilSources
     import Glibc
 #endif
 
-/// `WS /api/v1/ingest`: upload sessions (the protocol is in docs/api.md).
-///
-/// Every message gets an answer that says what happened; a disconnect is
-/// logged once, at info level, and nothing is ever sent on a closed socket
-/// (replies go through the socket's outbox, which its sender drains only
-/// while the socket is open).
-struct IngestSockets: Sendable {
-    let service: IngestService
-    let registry: CameraRegistry
-    let logger: Logger
-    var stallTimeout: Duration = .seconds(30)
+/// Where an upload's frames are shown while they arrive.
+public enum PushTarget: Sendable {
+    case unknownCamera
+    /// The camera exists but reads from its own source.
+    case notPushCamera
+    /// A push camera: `deliver` publishes a frame on it.
+    case camera(deliver: @Sendable (ParsedJPEG) -> Void)
+}
 
-    func register(on router: inout SocketRouter) {
-        router.add("/api/v1/ingest") { socket in
-            await serve(inbound: socket.inbound, outbound: socket.outbound, channel: socket.channel)
-        }
-    }
+/// What a message did to the conversation.
+public enum IngestVerdict: Sendable {
+    case accepted
+    /// Answered with the error; the connection goes on.
+    case rejected(SocketError)
+    /// Answered with the error; the connection ends, for `reason`.
+    case fatal(SocketError, reason: FatalReason)
 
-    private func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async {
-        let outbox = SocketOutbox(cameras: [], eventTypes: [], maxQueuedTexts: 1024)
-        defer { service.unwatch(outbox: outbox) }
-        var socketLogger = logger
-        socketLogger[metadataKey: "socket"] = "ingest \(channel.remoteAddress?.description ?? "?")"
-        let connection = IngestConnection(service: service, registry: registry, outbox: outbox, logger: socketLogger)
-        await LiveSockets.run(
-            outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: nil,
-            stallTimeout: stallTimeout, bus: registry.events, idleTimeout: service.config.idleTimeout,
-            reader: { await connection.read(inbound) }
-        ) { _ in }
-        connection.disconnected()
+    public enum FatalReason: Sendable {
+        /// A server-wide limit: come back later.
+        case tryLater
+        /// The session reached its size limit.
+        case tooLarge
+        /// The disk refused a write.
+        case storageFailed
     }
 }
 
-/// One ingest socket's protocol state. Used by its reader task, then (after
-/// that task ended) by `disconnected()`: never by two tasks at once.
-final class IngestConnection: @unchecked Sendable {
-    private let service: IngestService
-    private let registry: CameraRegistry
-    private let outbox: SocketOutbox
+/// One connection's side of the upload protocol (`docs/api.md`, "Upload
+/// sessions"): session start and resume, frames appended and acknowledged
+/// once durable, attachments, the end and its processing, status queries.
+/// Every message gets an answer that says what happened.
+///
+/// Used by the connection's reader task, then (after that task ended) by
+/// `disconnected()`: never by two tasks at once.
+public final class IngestProtocol: @unchecked Sendable {
+    private let service: IngestSessions
+    private let pushTarget: @Sendable (String) -> PushTarget
+    private let replies: any SessionWatcher
     private let logger: Logger
     private var config: IngestConfig { service.config }
 
     private struct Active {
         var record: SessionRecord
         var file: SessionFile
-        var inbox: PushInbox?
+        var show: (@Sendable (ParsedJPEG) -> Void)?
         var unacked = 0
         var invalid = 0
     }
 
     private var session: Active?
 
-    init(service: IngestService, registry: CameraRegistry, outbox: SocketOutbox, logger: Logger) {
-        self.service = service
-        self.registry = registry
-        self.outbox = outbox
+    /// `pushTarget` finds the camera a session asks to be shown on;
+    /// `replies` gets every answer.
+    public init(
+        sessions: IngestSessions, pushTarget: @escaping @Sendable (String) -> PushTarget,
+        replies: any SessionWatcher, logger: Logger
+    ) {
+        self.service = sessions
+        self.pushTarget = pushTarget
+        self.replies = replies
         self.logger = logger
     }
 
     /// Largest text message: an attachment in base64 plus its JSON.
-    private var maxTextBytes: Int { config.maxAttachmentBytes / 3 * 4 + 64 * 1024 }
+    public var maxTextBytes: Int { config.maxAttachmentBytes / 3 * 4 + 64 * 1024 }
 
-    typealias Verdict = SocketMessageReader.Verdict
+    /// Largest frame.
+    public var maxFrameBytes: Int { config.maxFrameBytes }
 
-    func read(_ inbound: WebSocketInboundStream) async -> SocketMessageReader.End {
-        let reader = SocketMessageReader(maxTextBytes: maxTextBytes, maxBinaryBytes: config.maxFrameBytes)
-        return await reader.read(
-            inbound, outbox: outbox,
-            oversize: { isText, limit in
-                isText
-                    ? .rejected(
-                        SocketError(code: "message_too_large", message: "text messages are limited to \(limit) bytes"))
-                    : .rejected(
-                        SocketError(
-                            code: "frame_too_large",
-                            message:
-                                "a frame may be at most \(limit) bytes (ingest.max_frame_bytes); it was not stored"))
-            }
-        ) { message in
-            switch message {
-            case .text(let text):
-                do throws(MessageDecodingError) {
-                    return handle(try IngestRequest.decode(text.readableBytesView))
-                } catch {
-                    return .rejected(SocketError(code: error.code, message: error.message))
-                }
-            case .binary(let frame):
-                return handleFrame(frame)
-            }
-        }
-    }
-
-    /// The socket is gone: what was received is made durable and the session
-    /// stays resumable.
-    func disconnected() {
+    /// The connection is gone: what was received is made durable and the
+    /// session stays resumable.
+    public func disconnected() {
         guard var active = session else { return }
         session = nil
         do {
@@ -133,19 +105,20 @@ final class IngestConnection: @unchecked Sendable {
     // MARK: - Messages
 
     private func send(_ reply: IngestReply) {
-        outbox.send(reply)
+        replies.tell(reply)
     }
 
-    private func reject(_ code: String, _ message: String) -> Verdict {
+    private func reject(_ code: String, _ message: String) -> IngestVerdict {
         .rejected(SocketError(code: code, message: message))
     }
 
-    /// A limit that ends the socket.
-    private func refuse(_ code: String, _ message: String, closeCode: UInt16) -> Verdict {
-        .fatal(SocketError(code: code, message: message), closeCode: closeCode)
+    /// A limit that ends the connection.
+    private func refuse(_ code: String, _ message: String, _ reason: IngestVerdict.FatalReason) -> IngestVerdict {
+        .fatal(SocketError(code: code, message: message), reason: reason)
     }
 
-    private func handle(_ request: IngestRequest) -> Verdict {
+    /// A text message from the client.
+    public func handle(_ request: IngestRequest) -> IngestVerdict {
         switch request {
         case .start(let start): return self.start(start)
         case .attachment(let attachment): return self.attachment(attachment)
@@ -154,7 +127,7 @@ final class IngestConnection: @unchecked Sendable {
         }
     }
 
-    private func start(_ request: IngestRequest.Start) -> Verdict {
+    private func start(_ request: IngestRequest.Start) -> IngestVerdict {
         if let active = session {
             return reject(
                 "session_already_started",
@@ -168,27 +141,29 @@ final class IngestConnection: @unchecked Sendable {
             }
             metadata = text
         }
-        var inbox: PushInbox?
+        var show: (@Sendable (ParsedJPEG) -> Void)?
         if let camera = request.camera {
-            guard Identifier.isValid(camera, .camera), registry.camera(camera) != nil else {
+            let target = Identifier.isValid(camera, .camera) ? pushTarget(camera) : .unknownCamera
+            switch target {
+            case .unknownCamera:
                 return reject("unknown_camera", "no camera named '\(camera.prefix(64))'")
-            }
-            guard let push = registry.inboxes[camera] else {
+            case .notPushCamera:
                 return reject(
                     "not_push_camera", "camera '\(camera)' is not a push camera; frames cannot be shown on it")
+            case .camera(let deliver):
+                show = deliver
             }
-            inbox = push
         }
         let owner = ObjectIdentifier(self)
         if let requested = request.sessionID {
-            return resume(requested, inbox: inbox, owner: owner)
+            return resume(requested, show: show, owner: owner)
         }
         let id = Identifier.newRecordID(prefix: "s")
         switch service.claim(id, owner: owner) {
         case .tooMany:
             return refuse(
                 "too_many_sessions", "\(config.maxSessions) sessions are being received (ingest.max_sessions)",
-                closeCode: 1013)
+                .tryLater)
         case .busy, .claimed: break
         }
         var record = SessionRecord(id: id, camera: request.camera, metadata: metadata)
@@ -197,10 +172,10 @@ final class IngestConnection: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let file = try SessionFile(path: Path.join(dir, "frames.mjpg"), keep: 0)
             try service.store.saveSession(record)
-            session = Active(record: record, file: file, inbox: inbox)
+            session = Active(record: record, file: file, show: show)
         } catch {
             service.release(id, owner: owner)
-            return refuse("storage_failed", "cannot store the session: \(error)", closeCode: 1011)
+            return refuse("storage_failed", "cannot store the session: \(error)", .storageFailed)
         }
         record.state = .receiving
         send(.started(.init(sessionID: id, nextSeq: 0)))
@@ -209,7 +184,9 @@ final class IngestConnection: @unchecked Sendable {
         return .accepted
     }
 
-    private func resume(_ id: String, inbox: PushInbox?, owner: ObjectIdentifier) -> Verdict {
+    private func resume(
+        _ id: String, show requestedShow: (@Sendable (ParsedJPEG) -> Void)?, owner: ObjectIdentifier
+    ) -> IngestVerdict {
         guard Identifier.isValid(id, .record), var record = try? service.store.session(id: id) else {
             return reject(
                 "unknown_session",
@@ -222,7 +199,7 @@ final class IngestConnection: @unchecked Sendable {
         case .tooMany:
             return refuse(
                 "too_many_sessions", "\(config.maxSessions) sessions are being received (ingest.max_sessions)",
-                closeCode: 1013)
+                .tryLater)
         case .busy:
             return reject("session_busy", "session \(id) is still attached to another connection; retry shortly")
         case .claimed: break
@@ -233,12 +210,14 @@ final class IngestConnection: @unchecked Sendable {
             record.state = .receiving
             record.updatedAt = Date().timeIntervalSince1970
             try service.store.saveSession(record)
-            var pushInbox = inbox
-            if pushInbox == nil, let camera = record.camera { pushInbox = registry.inboxes[camera] }
-            session = Active(record: record, file: file, inbox: pushInbox)
+            var show = requestedShow
+            if show == nil, let camera = record.camera, case .camera(let deliver) = pushTarget(camera) {
+                show = deliver
+            }
+            session = Active(record: record, file: file, show: show)
         } catch {
             service.release(id, owner: owner)
-            return refuse("storage_failed", "cannot reopen session \(id): \(error)", closeCode: 1011)
+            return refuse("storage_failed", "cannot reopen session \(id): \(error)", .storageFailed)
         }
         send(.started(.init(sessionID: id, nextSeq: record.frames, resumed: true)))
         service.publish(.resumed, record)
@@ -246,7 +225,8 @@ final class IngestConnection: @unchecked Sendable {
         return .accepted
     }
 
-    private func handleFrame(_ message: ByteBuffer) -> Verdict {
+    /// A binary message: one JPEG frame of the running session.
+    public func handleFrame(_ message: ByteBuffer) -> IngestVerdict {
         guard var active = session else {
             return reject("no_session", "send session_start before frames; this frame was not stored")
         }
@@ -263,21 +243,21 @@ final class IngestConnection: @unchecked Sendable {
             return refuse(
                 "session_too_large",
                 "the session reached \(config.maxSessionBytes) bytes (ingest.max_session_bytes); end it or start another",
-                closeCode: 1009)
+                .tooLarge)
         }
         do {
             try active.file.append(message)
         } catch {
             session = active
-            return refuse("storage_failed", "cannot store the frame: \(error)", closeCode: 1011)
+            return refuse("storage_failed", "cannot store the frame: \(error)", .storageFailed)
         }
         active.record.frames += 1
         active.unacked += 1
-        _ = active.inbox?.deliver(jpeg)
+        active.show?(jpeg)
         if active.unacked >= config.ackEvery {
             guard commit(&active) else {
                 session = active
-                return refuse("storage_failed", "cannot flush the session to disk", closeCode: 1011)
+                return refuse("storage_failed", "cannot flush the session to disk", .storageFailed)
             }
             send(.ack(received: active.record.frames, bytes: active.record.bytes))
         }
@@ -300,7 +280,7 @@ final class IngestConnection: @unchecked Sendable {
         }
     }
 
-    private func attachment(_ request: IngestRequest.Attachment) -> Verdict {
+    private func attachment(_ request: IngestRequest.Attachment) -> IngestVerdict {
         guard var active = session else {
             return reject("no_session", "send session_start before attachments")
         }
@@ -338,13 +318,13 @@ final class IngestConnection: @unchecked Sendable {
         return .accepted
     }
 
-    private func end(expectedFrames: Int?) -> Verdict {
+    private func end(expectedFrames: Int?) -> IngestVerdict {
         guard var active = session else {
             return reject("no_session", "no session is running on this socket")
         }
         guard commit(&active) else {
             session = active
-            return refuse("storage_failed", "cannot flush the session to disk", closeCode: 1011)
+            return refuse("storage_failed", "cannot flush the session to disk", .storageFailed)
         }
         active.file.close()
         session = nil
@@ -362,18 +342,18 @@ final class IngestConnection: @unchecked Sendable {
         }
         service.publish(.ended, record)
         logger.info("session \(record.id): ended, \(record.frames) frames, \(record.bytes) bytes")
-        service.watch(record.id, outbox: outbox)
+        service.watch(record.id, watcher: replies)
         service.finish(record)
         return .accepted
     }
 
-    private func status(_ id: String) -> Verdict {
+    private func status(_ id: String) -> IngestVerdict {
         guard Identifier.isValid(id, .record), let record = try? service.store.session(id: id) else {
             return reject("unknown_session", "no session '\(id.prefix(40))'")
         }
         send(.status(record.wire))
         if record.state == .processing {
-            service.watch(id, outbox: outbox)
+            service.watch(id, watcher: replies)
         }
         return .accepted
     }

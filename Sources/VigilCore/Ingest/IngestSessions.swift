@@ -1,8 +1,6 @@
 import Logging
 import Synchronization
 import VigilAPI
-import VigilCore
-import VigilSources
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -13,33 +11,53 @@ import VigilSources
     import Glibc
 #endif
 
-/// What the server shares between ingest sockets: which sessions are being
-/// received (and by whom), the processing runs, and the clean-up of
-/// interrupted sessions once their resume window has passed.
+/// Wants the processing messages of a session (an ingest socket).
+public protocol SessionWatcher: AnyObject, Sendable {
+    func tell(_ reply: IngestReply)
+}
+
+/// Runs a session's processing command: `onLine` gets each stdout line; the
+/// answer is nil on success, else why it failed.
+public typealias SessionCommandRunner =
+    @Sendable (
+        _ argv: [String], _ timeout: Duration, _ onLine: @escaping @Sendable (String) -> Void
+    ) async -> String?
+
+/// Upload sessions, shared by every ingest connection: which sessions are
+/// being received (and by whom), the processing runs, crash recovery at
+/// start, and the clean-up of interrupted sessions once their resume window
+/// has passed.
 ///
 /// A session is on disk as `DATA_DIR/sessions/ID/` (`frames.mjpg`,
 /// `attachments/`) and in SQLite (state, frames and bytes acked, metadata,
 /// processing result). Processing belongs to the server, not to a socket: a
 /// client that disconnects meanwhile can come back and ask.
-final class IngestService: Sendable {
-    let config: IngestConfig
-    let store: Store
+public final class IngestSessions: Sendable {
+    public let config: IngestConfig
+    public let store: Store
     let sessionsDir: String
     let events: EventBus
     let logger: Logger
+    private let runCommand: SessionCommandRunner
 
     private struct State {
         /// Sessions being received, by id, with the token of their socket.
         var receiving: [String: ObjectIdentifier] = [:]
         /// Sockets following a session's processing, by session id.
-        var watchers: [String: [ObjectIdentifier: SocketOutbox]] = [:]
+        var watchers: [String: [ObjectIdentifier: any SessionWatcher]] = [:]
         var processing: [String: Task<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
 
-    init(config: IngestConfig, store: Store, dataDir: String, events: EventBus, logger: Logger) throws {
+    /// Recovers what a crash left: sessions that were receiving become
+    /// interrupted (resumable), those that were processing failed.
+    public init(
+        config: IngestConfig, store: Store, dataDir: String, events: EventBus, logger: Logger,
+        runCommand: @escaping SessionCommandRunner
+    ) throws {
         self.config = config
+        self.runCommand = runCommand
         self.store = store
         self.sessionsDir = Path.join(dataDir, "sessions")
         self.events = events
@@ -95,24 +113,24 @@ final class IngestService: Sendable {
 
     // MARK: - Processing
 
-    /// Adds a socket that wants the processing messages of `session`.
-    func watch(_ session: String, outbox: SocketOutbox) {
-        state.withLock { $0.watchers[session, default: [:]][ObjectIdentifier(outbox)] = outbox }
+    /// Adds a watcher of the processing messages of `session`.
+    func watch(_ session: String, watcher: any SessionWatcher) {
+        state.withLock { $0.watchers[session, default: [:]][ObjectIdentifier(watcher)] = watcher }
     }
 
-    func unwatch(outbox: SocketOutbox) {
+    /// Removes a watcher from every session (its socket closed).
+    public func unwatch(_ watcher: any SessionWatcher) {
         state.withLock { state in
             for key in state.watchers.keys {
-                state.watchers[key]?[ObjectIdentifier(outbox)] = nil
+                state.watchers[key]?[ObjectIdentifier(watcher)] = nil
             }
             state.watchers = state.watchers.filter { !$0.value.isEmpty }
         }
     }
 
     private func tell(_ session: String, _ reply: IngestReply) {
-        let text = WireJSON.text(reply)
-        let outboxes = state.withLock { Array(($0.watchers[session] ?? [:]).values) }
-        for outbox in outboxes { outbox.send(text: text) }
+        let watchers = state.withLock { Array(($0.watchers[session] ?? [:]).values) }
+        for watcher in watchers { watcher.tell(reply) }
     }
 
     /// After `session_end`: runs the processing command, or completes at once.
@@ -129,7 +147,7 @@ final class IngestService: Sendable {
         let argv = command.map { $0.replacing("{session_dir}", with: directory(of: record.id)) }
         let task = Task { [self] in
             let progress = Mutex(record)
-            let failure = await ProcessCommand.run(argv, timeout: config.processTimeout, logger: logger) { line in
+            let failure = await runCommand(argv, config.processTimeout) { line in
                 // `progress <stage> <percent>`; other lines are the command's own.
                 let parts = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard parts.count == 3, parts[0] == "progress", let percent = Double(parts[2]),
@@ -203,7 +221,7 @@ final class IngestService: Sendable {
     }
 
     /// Runs until cancelled: clean-up every resume_window / 10 (1 s to 1 min).
-    func runJanitor() async {
+    public func runJanitor() async {
         let period = min(max(config.resumeWindow / 10, .seconds(1)), .seconds(60))
         while !Task.isCancelled {
             removeExpired()
@@ -212,7 +230,7 @@ final class IngestService: Sendable {
     }
 
     /// Stops processing runs (shutdown); their sessions are failed.
-    func shutdown() async {
+    public func shutdown() async {
         let tasks = state.withLock { Array($0.processing.values) }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
