@@ -33,32 +33,14 @@ public final class CameraRegistry: Sendable {
 
     public init(config: VigilConfig, store: Store?, logger: Logger) {
         let events = EventBus()
-        var capturesDir: String?
-        if let store {
-            let dir = Path.join(
-                Path.dirname(store.path),
-                "captures")
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                let removed = AtomicFile.removeLeftovers(in: dir)
-                let failed = try store.failInterruptedCaptures()
-                if removed > 0 || failed > 0 {
-                    logger.warning(
-                        "captures interrupted by the last stop: \(failed) marked failed, \(removed) partial files removed"
-                    )
-                }
-                capturesDir = dir
-            } catch {
-                logger.error("captures disabled: cannot prepare \(dir): \(error)")
-            }
-        }
+        let capturesDir = store.flatMap { $0.directory.prepareCaptures(store: $0, logger: logger) }
         self.capturesDir = capturesDir
         self.store = store
         var archive: EventArchive?
         // Always there with a store: events recorded earlier stay listed, and
         // retention keeps running, also when no camera detects motion now.
         if let store {
-            let dir = Path.join(Path.dirname(store.path), "events")
+            let dir = store.directory.events
             do {
                 let events = try EventArchive(dir: dir, store: store, config: config.events, logger: logger)
                 try events.recover()

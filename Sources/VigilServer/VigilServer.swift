@@ -34,10 +34,10 @@ public struct VigilServer: Sendable {
     /// Runs until SIGINT/SIGTERM (or until the task is cancelled).
     /// `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let store = try Store(dataDir: config.server.dataDir)
+        let store = try Store(directory: DataDirectory(config.server.dataDir))
         let registry = CameraRegistry(config: config, store: store, logger: logger)
         let ingest = try IngestSessions(
-            config: config.ingest, store: store, dataDir: config.server.dataDir, events: registry.events, logger: logger
+            config: config.ingest, store: store, events: registry.events, logger: logger
         ) { [logger] argv, timeout, onLine in
             await ProcessCommand.run(argv, timeout: timeout, logger: logger, onLine: onLine)
         }

@@ -13,7 +13,7 @@ import VigilCore
         let archive: EventArchive
 
         init(_ config: EventsConfig = EventsConfig()) throws {
-            store = try Store(dataDir: dir)
+            store = try Store(directory: DataDirectory(dir))
             archive = try EventArchive(dir: dir + "/events", store: store, config: config, logger: .init(label: "test"))
         }
 

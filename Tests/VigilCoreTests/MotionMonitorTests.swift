@@ -51,7 +51,7 @@ import VigilSources
 
         init(_ configure: (inout MotionConfig) -> Void) throws {
             dir = NSTemporaryDirectory() + "vigil-motion-\(UUID().uuidString)"
-            store = try Store(dataDir: dir)
+            store = try Store(directory: DataDirectory(dir))
             archive = try EventArchive(
                 dir: dir + "/events", store: store, config: EventsConfig(), logger: .init(label: "test"))
             var config = MotionConfig()

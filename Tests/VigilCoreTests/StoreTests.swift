@@ -20,11 +20,11 @@ struct StoreTests {
         capture.bytes = 1234
         capture.file = "c1.jpg"
         do {
-            let store = try Store(dataDir: dir)
+            let store = try Store(directory: DataDirectory(dir))
             try store.setDesired(.stopped, camera: "porch")
             try store.saveCapture(capture)
         }
-        let store = try Store(dataDir: dir)
+        let store = try Store(directory: DataDirectory(dir))
         #expect(try store.desired(camera: "porch") == .stopped)
         #expect(try store.desired(camera: "garden") == nil)
         let read = try #require(try store.capture(id: "c1"))
@@ -51,7 +51,7 @@ struct StoreTests {
                 try db.execute("INSERT INTO camera_desired VALUES ('porch', 'stopped', 1.5)")
             }
         }
-        let store = try Store(dataDir: dir)
+        let store = try Store(directory: DataDirectory(dir))
         #expect(try store.capture(id: "old")?.status == .done)
         #expect(try store.desired(camera: "porch") == .stopped)
         try store.saveCapture(CaptureRecord(id: "new", camera: "porch"))
@@ -61,7 +61,7 @@ struct StoreTests {
     @Test func sqlErrorsSayWhatAndWhere() throws {
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try Store(dataDir: dir)
+        let store = try Store(directory: DataDirectory(dir))
         let error = try #require(throws: SQLiteError.self) {
             try store.database.write { try $0.execute("INSERT INTO nowhere VALUES (1)") }
         }

@@ -35,7 +35,6 @@ public typealias SessionCommandRunner =
 public final class IngestSessions: Sendable {
     public let config: IngestConfig
     public let store: Store
-    let sessionsDir: String
     let events: EventBus
     let logger: Logger
     private let runCommand: SessionCommandRunner
@@ -53,18 +52,17 @@ public final class IngestSessions: Sendable {
     /// Recovers what a crash left: sessions that were receiving become
     /// interrupted (resumable), those that were processing failed.
     public init(
-        config: IngestConfig, store: Store, dataDir: String, events: EventBus, logger: Logger,
+        config: IngestConfig, store: Store, events: EventBus, logger: Logger,
         runCommand: @escaping SessionCommandRunner
     ) throws {
         self.config = config
         self.runCommand = runCommand
         self.store = store
-        self.sessionsDir = Path.join(dataDir, "sessions")
         self.events = events
         var logger = logger
         logger[metadataKey: "ingest"] = "sessions"
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: sessionsDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: store.directory.sessions, withIntermediateDirectories: true)
         // A crash leaves sessions that were receiving (resumable) or
         // processing (the run is lost).
         let now = Date().timeIntervalSince1970
@@ -82,7 +80,7 @@ public final class IngestSessions: Sendable {
     }
 
     func directory(of session: String) -> String {
-        Path.join(sessionsDir, session)
+        store.directory.session(session)
     }
 
     // MARK: - Receiving

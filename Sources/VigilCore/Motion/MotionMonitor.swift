@@ -47,9 +47,12 @@ public final class MotionMonitor: FrameSubscriber {
     private let state: Mutex<State>
     /// The frame waiting for analysis: newest wins, a replaced one is skipped.
     private let samples = FrameMailbox()
+    /// What the writer has to do, in order; live frames bounded by
+    /// `write_queue_max_bytes` (beyond it they are dropped and counted).
+    private let writes: BoundedQueue<WriteItem>
     private let tasks = Mutex<(writer: Task<Void, Never>?, others: [Task<Void, Never>])>((nil, []))
 
-    enum WriteItem {
+    enum WriteItem: Sendable {
         case begin(MotionEventRecord, thumbnail: Frame?)
         case frame(Frame, pre: Bool)
         case end(EndInfo)
@@ -79,12 +82,6 @@ public final class MotionMonitor: FrameSubscriber {
         var detector: MotionDetector
         var nextSample: ContinuousClock.Instant?
         var current: Current?
-        /// Consumed slots are cleared at once (no frame outlives its place)
-        /// and the array is compacted, so it never grows with an event's length.
-        var queue: [WriteItem?] = []
-        var queueHead = 0
-        var queuedBytes = 0
-        var writeWaiter: CheckedContinuation<WriteItem?, Never>?
         var lastFrameAt: ContinuousClock.Instant?
         var finished = false
         var analysed = 0
@@ -116,11 +113,20 @@ public final class MotionMonitor: FrameSubscriber {
         logger[metadataKey: "camera"] = "\(camera)"
         self.logger = logger
         self.interval = .milliseconds(Int64((1000 / config.analysisFps).rounded()))
+        self.writes = BoundedQueue(
+            capacity: Self.maxQueuedWrites, overflow: .refuseNew, maxCost: config.writeQueueMaxBytes
+        ) { item in
+            if case .frame(let frame, _) = item { return FrameRing.cost(of: frame) }
+            return 0
+        }
         self.state = Mutex(
             State(
                 ring: FrameRing(maxDuration: config.preCapture, maxBytes: config.preCaptureMaxBytes),
                 detector: Self.detector(config)))
     }
+
+    /// Items waiting for the writer, at most (the byte bound usually comes first).
+    static let maxQueuedWrites = 65_536
 
     private static func detector(_ config: MotionConfig) -> MotionDetector {
         MotionDetector(
@@ -132,7 +138,7 @@ public final class MotionMonitor: FrameSubscriber {
         state.withLock {
             Stats(
                 analysed: $0.analysed, skipped: samples.dropped, ringFrames: $0.ring.count, ringBytes: $0.ring.bytes,
-                queuedBytes: $0.queuedBytes, inEvent: $0.current != nil, lastPercent: $0.lastPercent)
+                queuedBytes: writes.cost, inEvent: $0.current != nil, lastPercent: $0.lastPercent)
         }
     }
 
@@ -187,39 +193,27 @@ public final class MotionMonitor: FrameSubscriber {
 
     public func finish() {
         samples.finish()
-        let writeWaiter = state.withLock { state -> CheckedContinuation<WriteItem?, Never>? in
-            guard !state.finished else { return nil }
+        state.withLock { state in
+            guard !state.finished else { return }
             if state.current != nil { endEvent(reason: "shutdown", at: .now, &state) }
             state.finished = true
-            defer { state.writeWaiter = nil }
-            // The writer still drains what is queued.
-            return state.queueHead < state.queue.count ? nil : state.writeWaiter
         }
-        writeWaiter?.resume(returning: nil)
+        // The writer still drains what is queued, then ends.
+        writes.finish()
     }
 
     /// A live frame for the running event, unless the write queue is full.
     private func enqueueLive(_ frame: Frame, _ state: inout State) {
-        let size = FrameRing.cost(of: frame)
-        if state.queuedBytes + size > config.writeQueueMaxBytes {
+        if !writes.push(.frame(frame, pre: false)) {
             state.current?.droppedFrames += 1
-            return
         }
-        enqueue(.frame(frame, pre: false), &state)
     }
 
+    /// Begin, end and pre-capture frames: queued whatever the bound (the
+    /// ring that held the frames was bounded already), in the order of the
+    /// rules' decisions, which is why this runs under the state lock.
     private func enqueue(_ item: WriteItem, _ state: inout State) {
-        if case .frame(let frame, _) = item { state.queuedBytes += FrameRing.cost(of: frame) }
-        if let waiter = state.writeWaiter {
-            state.writeWaiter = nil
-            // Resumed outside the lock by the caller would be cleaner; a
-            // continuation's resume does not run the waiter inline, so it is
-            // safe here.
-            if case .frame(let frame, _) = item { state.queuedBytes -= FrameRing.cost(of: frame) }
-            waiter.resume(returning: item)
-            return
-        }
-        state.queue.append(item)
+        writes.push(item, ignoringLimits: true)
     }
 
     // MARK: - Analysis
@@ -347,34 +341,10 @@ public final class MotionMonitor: FrameSubscriber {
 
     // MARK: - Writing
 
-    private func nextWrite() async -> WriteItem? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<WriteItem?, Never>) in
-            let immediate = state.withLock { state -> WriteItem?? in
-                if state.queueHead < state.queue.count, let item = state.queue[state.queueHead] {
-                    state.queue[state.queueHead] = nil
-                    state.queueHead += 1
-                    if case .frame(let frame, _) = item { state.queuedBytes -= FrameRing.cost(of: frame) }
-                    if state.queueHead == state.queue.count {
-                        state.queue.removeAll(keepingCapacity: state.queue.count < 1024)
-                        state.queueHead = 0
-                    } else if state.queueHead >= 256, state.queueHead * 2 >= state.queue.count {
-                        state.queue.removeFirst(state.queueHead)
-                        state.queueHead = 0
-                    }
-                    return .some(item)
-                }
-                if state.finished { return .some(nil) }
-                state.writeWaiter = continuation
-                return .none
-            }
-            if let immediate { continuation.resume(returning: immediate) }
-        }
-    }
-
     private func write() async {
         var record: MotionEventRecord?
         var clip: ClipWriter?
-        while let item = await nextWrite() {
+        while let item = await writes.next() {
             switch item {
             case .begin(let started, let thumbnail):
                 var started = started

@@ -15,13 +15,15 @@ import VigilAPI
 /// captures, motion events and upload sessions. Files (images, clips) live
 /// next to it and are referenced by rows.
 public final class Store: Sendable {
-    public let path: String
+    public let directory: DataDirectory
+    public var path: String { directory.database }
     let database: SQLiteDatabase
 
-    /// Opens (and migrates) `vigil.sqlite` in `dataDir`, creating the dir.
-    public init(dataDir: String) throws {
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        path = Path.join(dataDir, "vigil.sqlite")
+    /// Opens (and migrates) the database of `directory`, creating the dir.
+    public init(directory: DataDirectory) throws {
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        self.directory = directory
+        let path = directory.database
         database = try SQLiteDatabase(path: path)
         try StoreSchema.migrate(database)
     }

@@ -20,17 +20,10 @@ public final class HookRunner: EventHookRunner {
         var payload: String
     }
 
-    private struct State {
-        var queue: [Job] = []
-        var waiter: CheckedContinuation<Job?, Never>?
-        var finished = false
-        var dropped = 0
-    }
-
     public let capacity: Int
     public let concurrency: Int
     private let logger: Logger
-    private let state = Mutex(State())
+    private let queue: BoundedQueue<Job>
     private let worker = Mutex<Task<Void, Never>?>(nil)
     /// Outcomes, for tests and logs: (name, nil when it succeeded or why it failed).
     private let outcomes: @Sendable (String, String?) -> Void
@@ -40,32 +33,18 @@ public final class HookRunner: EventHookRunner {
         outcomes: @escaping @Sendable (String, String?) -> Void = { _, _ in }
     ) {
         self.capacity = capacity
+        self.queue = BoundedQueue(capacity: capacity, overflow: .refuseNew)
         self.concurrency = concurrency
         self.logger = logger
         self.outcomes = outcomes
     }
 
-    public var dropped: Int { state.withLock { $0.dropped } }
+    public var dropped: Int { queue.dropped }
     /// Hooks waiting to run.
-    public var waiting: Int { state.withLock { $0.queue.count } }
+    public var waiting: Int { queue.count }
 
     public func run(_ hook: HookConfig, name: String, payload: String) {
-        let job = Job(hook: hook, name: name, payload: payload)
-        let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<Job?, Never>?, Bool) in
-            guard !state.finished else { return (nil, false) }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return (waiter, true)
-            }
-            guard state.queue.count < capacity else {
-                state.dropped += 1
-                return (nil, false)
-            }
-            state.queue.append(job)
-            return (nil, true)
-        }
-        waiter?.resume(returning: job)
-        if !accepted {
+        if !queue.push(Job(hook: hook, name: name, payload: payload)) {
             logger.warning("hook \(name) dropped: \(capacity) hooks already waiting (events.hook_queue)")
         }
     }
@@ -80,30 +59,11 @@ public final class HookRunner: EventHookRunner {
     /// Stops taking hooks, lets the queued and running ones finish for at
     /// most `grace`, then stops them.
     public func shutdown(grace: Duration = .seconds(5)) async {
-        let waiter = state.withLock { state -> CheckedContinuation<Job?, Never>? in
-            state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(returning: nil)
+        queue.finish()
         guard let task = worker.withLock({ $0 }) else { return }
-        let timer = Task {
-            try? await Task.sleep(for: grace)
-            if !Task.isCancelled { task.cancel() }
-        }
-        await task.value
-        timer.cancel()
-    }
-
-    private func next() async -> Job? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Job?, Never>) in
-            let immediate = state.withLock { state -> Job?? in
-                if !state.queue.isEmpty { return .some(state.queue.removeFirst()) }
-                if state.finished { return .some(nil) }
-                state.waiter = continuation
-                return .none
-            }
-            if let immediate { continuation.resume(returning: immediate) }
+        if case .timedOut = await withTimeout(grace, { await task.value }) {
+            task.cancel()
+            await task.value
         }
     }
 
@@ -116,7 +76,7 @@ public final class HookRunner: EventHookRunner {
                     await group.next()
                     running -= 1
                 }
-                guard let job = await next() else { break }
+                guard let job = await queue.next() else { break }
                 running += 1
                 group.addTask { await self.execute(job) }
             }
