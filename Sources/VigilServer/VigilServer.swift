@@ -145,38 +145,37 @@ struct CamerasService: Service {
     let logger: Logger
 
     func run() async throws {
-        let janitor = Task { await ingest.runJanitor() }
-        defer { janitor.cancel() }
         registry.hooks?.start()
         for monitor in registry.monitors {
             monitor.start()
         }
-        let retention = Task { [archive = registry.archive] in
-            // At start, then hourly (and after every event).
-            while !Task.isCancelled {
-                archive?.prune()
-                try? await Task.sleep(for: .seconds(3600))
+        // The service's own background tasks: cancelled and awaited before it returns.
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { await ingest.runJanitor() }
+            if let archive = registry.archive {
+                background.addTask { await archive.runRetention() }
             }
-        }
-        defer { retention.cancel() }
-        for camera in registry.cameras {
-            await camera.activate()
-        }
-        logger.info("\(registry.cameras.count) camera(s): \(registry.cameras.map(\.id).joined(separator: ", "))")
-        // Wait for shutdown; a cancellation is a shutdown too.
-        try? await gracefulShutdown()
-        logger.info("shutting down: stopping cameras")
-        await withTaskGroup(of: Void.self) { group in
             for camera in registry.cameras {
-                group.addTask { await camera.shutdown() }
+                await camera.activate()
             }
+            logger.info(
+                "\(registry.cameras.count) camera(s): \(registry.cameras.map(\.id).joined(separator: ", "))")
+            // Wait for shutdown; a cancellation is a shutdown too.
+            try? await gracefulShutdown()
+            logger.info("shutting down: stopping cameras")
+            await withTaskGroup(of: Void.self) { group in
+                for camera in registry.cameras {
+                    group.addTask { await camera.shutdown() }
+                }
+            }
+            // The hubs are finished: every monitor closes its event and writes it out.
+            for monitor in registry.monitors {
+                await monitor.waitUntilDone()
+            }
+            await registry.hooks?.shutdown()
+            await ingest.shutdown()
+            background.cancelAll()
         }
-        // The hubs are finished: every monitor closes its event and writes it out.
-        for monitor in registry.monitors {
-            await monitor.waitUntilDone()
-        }
-        await registry.hooks?.shutdown()
-        await ingest.shutdown()
         registry.events.finishAll()
     }
 }

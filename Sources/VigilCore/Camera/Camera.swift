@@ -139,7 +139,10 @@ public actor Camera {
     /// Stops the source and ends every subscription, keeping `desired` as is.
     public func shutdown() async {
         isShutDown = true
-        ticker?.cancel()
+        if let ticker {
+            ticker.cancel()
+            await ticker.value
+        }
         ticker = nil
         await stopCaptures()
         await stopSupervisor()

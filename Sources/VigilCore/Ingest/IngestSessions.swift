@@ -45,6 +45,8 @@ public final class IngestSessions: Sendable {
         /// Sockets following a session's processing, by session id.
         var watchers: [String: [ObjectIdentifier: any SessionWatcher]] = [:]
         var processing: [String: Task<Void, Never>] = [:]
+        /// After `shutdown()`: no processing starts any more.
+        var shuttingDown = false
     }
 
     private let state = Mutex(State())
@@ -143,30 +145,42 @@ public final class IngestSessions: Sendable {
         save(record)
         publish(.processing, record)
         let argv = command.map { $0.replacing("{session_dir}", with: directory(of: record.id)) }
-        let task = Task { [self] in
-            let progress = Mutex(record)
-            let failure = await runCommand(argv, config.processTimeout) { line in
-                // `progress <stage> <percent>`; other lines are the command's own.
-                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard parts.count == 3, parts[0] == "progress", let percent = Double(parts[2]),
-                    percent.isFinite, (0...100).contains(percent)
-                else { return }
-                let stage = String(parts[1].prefix(64))
-                let updated = progress.withLock { record -> SessionRecord in
-                    record.progressStage = stage
-                    record.progressPercent = percent
-                    record.updatedAt = Date().timeIntervalSince1970
-                    return record
-                }
-                self.save(updated)
-                self.tell(updated.id, .progress(sessionID: updated.id, stage: stage, percent: percent))
-                self.publish(.progress, updated)
-            }
-            var final = progress.withLock { $0 }
-            complete(&final, error: failure)
-            _ = state.withLock { $0.processing.removeValue(forKey: final.id) }
+        // Registered under the lock the run removes itself under: a run that
+        // ends at once cannot leave its entry behind, and none starts after
+        // shutdown took the list it cancels and awaits.
+        let started = state.withLock { locked -> Bool in
+            guard !locked.shuttingDown else { return false }
+            locked.processing[record.id] = Task { [self, record] in await process(record, argv: argv) }
+            return true
         }
-        state.withLock { $0.processing[record.id] = task }
+        if !started {
+            complete(&record, error: "interrupted: the server is shutting down")
+        }
+    }
+
+    /// One processing run: progress lines reported as they come, then the result.
+    private func process(_ record: SessionRecord, argv: [String]) async {
+        let progress = Mutex(record)
+        let failure = await runCommand(argv, config.processTimeout) { line in
+            // `progress <stage> <percent>`; other lines are the command's own.
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 3, parts[0] == "progress", let percent = Double(parts[2]),
+                percent.isFinite, (0...100).contains(percent)
+            else { return }
+            let stage = String(parts[1].prefix(64))
+            let updated = progress.withLock { record -> SessionRecord in
+                record.progressStage = stage
+                record.progressPercent = percent
+                record.updatedAt = Date().timeIntervalSince1970
+                return record
+            }
+            self.save(updated)
+            self.tell(updated.id, .progress(sessionID: updated.id, stage: stage, percent: percent))
+            self.publish(.progress, updated)
+        }
+        var final = progress.withLock { $0 }
+        complete(&final, error: failure)
+        _ = state.withLock { $0.processing.removeValue(forKey: final.id) }
     }
 
     private func complete(_ record: inout SessionRecord, error: String?) {
@@ -229,7 +243,10 @@ public final class IngestSessions: Sendable {
 
     /// Stops processing runs (shutdown); their sessions are failed.
     public func shutdown() async {
-        let tasks = state.withLock { Array($0.processing.values) }
+        let tasks = state.withLock { state in
+            state.shuttingDown = true
+            return Array(state.processing.values)
+        }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
     }

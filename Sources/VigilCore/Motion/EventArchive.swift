@@ -21,6 +21,8 @@ public final class EventArchive: Sendable {
     public let store: Store
     public let config: EventsConfig
     private let logger: Logger
+    /// Asks the retention task for a pass (an event ended); one pending ask is enough.
+    private let pruneRequests = BoundedQueue<Void>(capacity: 1, overflow: .dropOldest)
 
     public init(dir: String, store: Store, config: EventsConfig, logger: Logger) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -90,7 +92,23 @@ public final class EventArchive: Sendable {
 
     /// Deletes events older than `max_age_days`, then the oldest until the
     /// events take at most `max_bytes`. Events still recording are kept.
+    /// Runs on the retention task (`runRetention`); tests call it directly.
     /// Returns the events deleted.
+    /// Retention, the only place that prunes: at start, after every event
+    /// (`requestPrune`), and at least hourly, until cancelled.
+    public func runRetention() async {
+        while !Task.isCancelled {
+            prune()
+            let woken = await withTimeout(.seconds(3600)) { await self.pruneRequests.next() }
+            if case .cancelled = woken { return }
+        }
+    }
+
+    /// An event has ended: the retention task prunes soon.
+    public func requestPrune() {
+        pruneRequests.push(())
+    }
+
     @discardableResult
     public func prune(now: Date = Date()) -> Int {
         var deleted = 0

@@ -155,11 +155,13 @@ public final class MotionMonitor: FrameSubscriber {
         tasks.withLock { $0 = (writer, [analysis, ticker]) }
     }
 
-    /// Waits until the writer has finished the last event (after `finish`).
+    /// Waits until the writer has finished the last event (after `finish`),
+    /// then ends the analysis and the timer.
     public func waitUntilDone() async {
         let (writer, others) = tasks.withLock { $0 }
         await writer?.value
         for task in others { task.cancel() }
+        for task in others { await task.value }
     }
 
     private func seconds(_ instant: ContinuousClock.Instant) -> Double { (instant - origin).seconds }
@@ -417,7 +419,7 @@ public final class MotionMonitor: FrameSubscriber {
                     "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(fixed(info.peakPercent, 1))%"
                 )
                 publish(.ended, ended, hook: config.onEventEnd, hookName: "on_event_end")
-                archive.prune()
+                archive.requestPrune()
             }
         }
         clip?.abandon()

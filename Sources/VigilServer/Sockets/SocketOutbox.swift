@@ -24,11 +24,10 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
     }
 
     private struct State {
-        var texts: [String] = []
-        var textsHead = 0
+        var texts = CircularBuffer<String>()
         var frames: [String: Frame] = [:]
         /// Cameras with a pending frame, oldest first (fair across cameras).
-        var frameOrder: [String] = []
+        var frameOrder = CircularBuffer<String>()
         var waiter: CheckedContinuation<Item?, Never>?
         var closing: (code: UInt16, reason: String)?
         var closeTaken = false
@@ -37,24 +36,10 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
         var writeStartedAt: ContinuousClock.Instant?
         var lastInbound = ContinuousClock.now
 
-        var textCount: Int { texts.count - textsHead }
-
-        mutating func popText() -> String? {
-            guard textsHead < texts.count else { return nil }
-            let text = texts[textsHead]
-            textsHead += 1
-            if textsHead == texts.count {
-                texts.removeAll(keepingCapacity: true)
-                textsHead = 0
-            }
-            return text
-        }
-
         mutating func take() -> Item? {
-            if let text = popText() { return .text(text) }
-            if !frameOrder.isEmpty {
-                let camera = frameOrder.removeFirst()
-                if let frame = frames.removeValue(forKey: camera) { return .frame(frame) }
+            if let text = texts.popFirst() { return .text(text) }
+            if let camera = frameOrder.popFirst(), let frame = frames.removeValue(forKey: camera) {
+                return .frame(frame)
             }
             if let closing, !closeTaken {
                 closeTaken = true
@@ -160,7 +145,6 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
             if state.closing == nil { state.closing = (1001, "client gone") }
             state.closeTaken = true
             state.texts.removeAll()
-            state.textsHead = 0
             state.frames.removeAll()
             state.frameOrder.removeAll()
             defer { state.waiter = nil }
@@ -176,7 +160,7 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
                 state.waiter = nil
                 return (waiter, false)
             }
-            guard state.textCount < maxQueuedTexts else { return (nil, true) }
+            guard state.texts.count < maxQueuedTexts else { return (nil, true) }
             state.texts.append(text)
             return (nil, false)
         }
