@@ -326,30 +326,28 @@ import VigilSources
     }
 
     @Test func vigilPushSendsAFolderOfJPEGsInNameOrderAtTheRequestedPace() async throws {
-        let dir = try TempDir()
-        defer { dir.remove() }
-        let server = try VigilProcess(config: "cameras:\n  door: {source: {kind: push}}\n", dir: dir)
-        defer { server.stop() }
-        let folder = dir.file("shots")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let frames = try Self.frames(6, width: 160, height: 120)
-        for (index, frame) in frames.enumerated() {
-            _ = FileManager.default.createFile(atPath: folder + "/shot-\(index).jpg", contents: Data(frame))
+        try await withServer(config: "cameras:\n  door: {source: {kind: push}}\n") { server, dir in
+            let folder = dir.file("shots")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let frames = try Self.frames(6, width: 160, height: 120)
+            for (index, frame) in frames.enumerated() {
+                _ = FileManager.default.createFile(atPath: folder + "/shot-\(index).jpg", contents: Data(frame))
+            }
+            try "not a jpeg".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
+            let started = ContinuousClock.now
+            let result = try Binaries.run([
+                "push", "http://127.0.0.1:\(server.port)", folder, "--fps", "10", "--camera", "door",
+            ])
+            let elapsed = ContinuousClock.now - started
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(elapsed >= .milliseconds(500), "6 frames at 10 fps take at least 0.5 s: \(elapsed)")
+            let sessions = try HTTPTestClient.request(port: server.port, "GET", "/api/v1/sessions").jsonArray()
+            let id = try #require(sessions.first?["session_id"] as? String)
+            #expect(sessions.first?["camera"] as? String == "door")
+            let stored = FileManager.default.contents(atPath: Self.sessionDir(server, id) + "/frames.mjpg")
+            #expect(stored == Data(frames.joined()), "the files in name order, the text file skipped")
+            let snapshot = try HTTPTestClient.request(port: server.port, "GET", "/cameras/door/snapshot.jpg")
+            #expect(snapshot.body == frames.last, "the frames were shown live on the push camera")
         }
-        try "not a jpeg".write(toFile: folder + "/notes.txt", atomically: true, encoding: .utf8)
-        let started = ContinuousClock.now
-        let result = try Binaries.run([
-            "push", "http://127.0.0.1:\(server.port)", folder, "--fps", "10", "--camera", "door",
-        ])
-        let elapsed = ContinuousClock.now - started
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(elapsed >= .milliseconds(500), "6 frames at 10 fps take at least 0.5 s: \(elapsed)")
-        let sessions = try HTTPTestClient.request(port: server.port, "GET", "/api/v1/sessions").jsonArray()
-        let id = try #require(sessions.first?["session_id"] as? String)
-        #expect(sessions.first?["camera"] as? String == "door")
-        let stored = FileManager.default.contents(atPath: Self.sessionDir(server, id) + "/frames.mjpg")
-        #expect(stored == Data(frames.joined()), "the files in name order, the text file skipped")
-        let snapshot = try HTTPTestClient.request(port: server.port, "GET", "/cameras/door/snapshot.jpg")
-        #expect(snapshot.body == frames.last, "the frames were shown live on the push camera")
     }
 }

@@ -7,12 +7,6 @@ import VigilSources
 /// The `mjpeg` source against a real HTTP upstream on 127.0.0.1 that
 /// misbehaves on request: every fault is injected for real.
 @Suite(.serialized) struct MJPEGSourceTests {
-    let logger: Logger = {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return logger
-    }()
-
     func makeCamera(
         _ upstream: FaultyMJPEGUpstream, staleAfter: Duration = .seconds(1), maxFrameBytes: Int = 1 << 20,
         initialBackoff: Duration = .milliseconds(50), maxBackoff: Duration = .milliseconds(200),
@@ -22,15 +16,9 @@ import VigilSources
         mjpeg.username = username
         mjpeg.password = password
         mjpeg.connectTimeout = .seconds(2)
-        var config = CameraConfig(id: "net", source: .mjpeg(mjpeg))
-        config.staleAfter = staleAfter
-        config.maxFrameBytes = maxFrameBytes
-        config.restart.initialBackoff = initialBackoff
-        config.restart.maxBackoff = maxBackoff
-        let recorder = states ?? StateRecorder()
-        return Camera(
-            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
-            onChange: recorder.record)
+        return makeTestCamera(
+            .mjpeg(mjpeg), id: "net", staleAfter: staleAfter, maxFrameBytes: maxFrameBytes,
+            initialBackoff: initialBackoff, maxBackoff: maxBackoff, states: states ?? StateRecorder())
     }
 
     @Test(arguments: [
@@ -162,57 +150,6 @@ import VigilSources
         #expect(await camera.state().lastError?.hasPrefix("stale") == true)
         upstream.behaviour = .stream
         _ = try await frames(mailbox, 3, timeout: .seconds(5))
-        await camera.shutdown()
-    }
-
-    @Test func refusedConnectionsAreRetriedUntilTheUpstreamReturns() async throws {
-        let upstream = try FaultyMJPEGUpstream()
-        defer { upstream.stop() }
-        upstream.refuse()
-        let states = StateRecorder()
-        // The default backoff: 250 ms doubling to a 10 s ceiling.
-        let camera = makeCamera(
-            upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(250), maxBackoff: .seconds(10),
-            states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
-        try await Task.sleep(for: .seconds(30))  // the outage being simulated
-        let during = await camera.state()
-        #expect(during.restarts >= 5, "kept retrying: \(during.restarts)")
-        #expect(during.lastError?.contains("Connection refused") == true, "\(during.lastError ?? "nil")")
-        try upstream.resume()
-        let back = ContinuousClock.now
-        _ = try await nextRealFrame(mailbox, timeout: .seconds(15)) { _ in true }
-        let took = ContinuousClock.now - back
-        #expect(took <= .seconds(10) + .seconds(2), "recovered \(took) after the upstream returned")
-        await camera.shutdown()
-    }
-
-    @Test func hundredResetCyclesLeaveNoDescriptorsOrMemoryBehind() async throws {
-        let upstream = try FaultyMJPEGUpstream(fps: 100)
-        defer { upstream.stop() }
-        let states = StateRecorder()
-        let camera = makeCamera(
-            upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2),
-            states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
-        _ = try await frames(mailbox, 3)
-        let descriptors = ProcFS.openFileDescriptors()
-        let rss = ProcFS.rss(pid: getpid()) ?? 0
-        upstream.behaviour = .closeMidFrame(after: 1)
-        upstream.dropAll()
-        try await states.wait(timeout: .seconds(60)) { $0.restarts >= 100 }
-        upstream.behaviour = .stream
-        upstream.dropAll()
-        let restarts = await camera.state().restarts
-        _ = try await nextRealFrame(mailbox) { _ in true }
-        try await waitUntil("one upstream connection") { upstream.openConnections == 1 }
-        #expect(ProcFS.openFileDescriptors() <= descriptors, "descriptors before \(descriptors)")
-        let grown = (ProcFS.rss(pid: getpid()) ?? 0) - rss
-        #expect(grown < 4 * 1024 * 1024, "RSS grew by \(grown) bytes over \(restarts) resets")
         await camera.shutdown()
     }
 

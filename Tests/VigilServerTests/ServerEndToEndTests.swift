@@ -18,28 +18,26 @@ import VigilCore
     }
 
     @Test func defaultServerStreamsTheTestPatternAsValidMJPEG() async throws {
-        let dir = try TempDir()
-        defer { dir.remove() }
-        let server = try VigilProcess(config: nil, dir: dir)
-        defer { server.stop() }
-        #expect(try HTTPTestClient.request(port: server.port, "GET", "/healthz").text == "ok")
-        try await waitUntil("demo live") {
-            try HTTPTestClient.camera(port: server.port, "demo")["phase"] as? String == "live"
+        try await withServer(config: nil) { server, _ in
+            #expect(try HTTPTestClient.request(port: server.port, "GET", "/healthz").text == "ok")
+            try await waitUntil("demo live") {
+                try HTTPTestClient.camera(port: server.port, "demo")["phase"] as? String == "live"
+            }
+            let stream = try MJPEGTestStream(port: server.port, path: "/cameras/demo/stream.mjpg")
+            #expect(stream.status == 200)
+            var previous: [UInt8] = []
+            for _ in 0..<10 {
+                let part = try stream.nextPart()
+                #expect(part.headers["content-type"] == "image/jpeg")
+                let size = jpegSize(part.jpeg)
+                #expect(size?.width == 1280 && size?.height == 720)
+                #expect(part.boundaryFollowedAtOnce, "the next boundary must be sent right after the frame")
+                #expect(part.jpeg != previous, "the test pattern changes from frame to frame")
+                previous = part.jpeg
+            }
+            let page = try HTTPTestClient.request(port: server.port, "GET", "/")
+            #expect(page.status == 200 && page.text.contains("<title>Vigil</title>"))
         }
-        let stream = try MJPEGTestStream(port: server.port, path: "/cameras/demo/stream.mjpg")
-        #expect(stream.status == 200)
-        var previous: [UInt8] = []
-        for _ in 0..<10 {
-            let part = try stream.nextPart()
-            #expect(part.headers["content-type"] == "image/jpeg")
-            let size = jpegSize(part.jpeg)
-            #expect(size?.width == 1280 && size?.height == 720)
-            #expect(part.boundaryFollowedAtOnce, "the next boundary must be sent right after the frame")
-            #expect(part.jpeg != previous, "the test pattern changes from frame to frame")
-            previous = part.jpeg
-        }
-        let page = try HTTPTestClient.request(port: server.port, "GET", "/")
-        #expect(page.status == 200 && page.text.contains("<title>Vigil</title>"))
     }
 
     @Test func apiStatesAndErrorsAreJSON() async throws {

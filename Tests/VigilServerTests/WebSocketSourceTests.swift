@@ -6,26 +6,15 @@ import VigilSources
 
 /// The `websocket` source against a real WebSocket upstream on 127.0.0.1.
 @Suite(.serialized) struct WebSocketSourceTests {
-    let logger: Logger = {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return logger
-    }()
-
     func makeCamera(
         _ upstream: FaultyWebSocketUpstream, path: String = "/live", staleAfter: Duration = .seconds(1),
         maxFrameBytes: Int = 40_000, initialBackoff: Duration = .milliseconds(50),
         maxBackoff: Duration = .milliseconds(200), states: StateRecorder = StateRecorder()
     ) -> Camera {
-        var config = CameraConfig(
-            id: "ws", source: .websocket(WebSocketSourceConfig(url: "ws://127.0.0.1:\(upstream.port)\(path)")))
-        config.staleAfter = staleAfter
-        config.maxFrameBytes = maxFrameBytes
-        config.restart.initialBackoff = initialBackoff
-        config.restart.maxBackoff = maxBackoff
-        return Camera(
-            config: config, makeSource: SourceFactory.make(for: config, logger: logger), logger: logger,
-            onChange: states.record)
+        makeTestCamera(
+            .websocket(WebSocketSourceConfig(url: "ws://127.0.0.1:\(upstream.port)\(path)")), id: "ws",
+            staleAfter: staleAfter, maxFrameBytes: maxFrameBytes, initialBackoff: initialBackoff,
+            maxBackoff: maxBackoff, states: states)
     }
 
     @Test func streamsFramesAndIgnoresTextMessages() async throws {
@@ -140,54 +129,4 @@ import VigilSources
         await upstream.stop()
     }
 
-    @Test func refusedConnectionsAreRetriedUntilTheUpstreamReturns() async throws {
-        let upstream = try await FaultyWebSocketUpstream()
-        let port = upstream.port
-        await upstream.stop()
-        let states = StateRecorder()
-        let camera = makeCamera(
-            upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(250), maxBackoff: .seconds(10),
-            states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
-        try await Task.sleep(for: .seconds(30))  // the outage being simulated
-        #expect(await camera.state().restarts >= 5)
-        try await upstream.start(port: port)
-        let back = ContinuousClock.now
-        _ = try await nextRealFrame(mailbox, timeout: .seconds(15)) { _ in true }
-        #expect(ContinuousClock.now - back <= .seconds(10) + .seconds(2))
-        await camera.shutdown()
-        await upstream.stop()
-    }
-
-    @Test func hundredResetCyclesLeaveNoDescriptorsOrMemoryBehind() async throws {
-        let upstream = try await FaultyWebSocketUpstream()
-        // The first connection streams for a while (the baseline), every
-        // later one closes after one frame.
-        upstream.script([.closeAfter(40)])
-        upstream.behaviour = .closeAfter(1)
-        let states = StateRecorder()
-        let camera = makeCamera(
-            upstream, staleAfter: .seconds(2), initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(2),
-            states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
-        _ = try await frames(mailbox, 3)
-        try await waitUntil("one connection") { upstream.openConnections == 1 }
-        let descriptors = ProcFS.openFileDescriptors()
-        let rss = ProcFS.rss(pid: getpid()) ?? 0
-        try await states.wait(timeout: .seconds(90)) { $0.restarts >= 100 }
-        upstream.behaviour = .stream
-        let restarts = await camera.state().restarts
-        let latest = camera.hub.latest?.seq ?? 0
-        _ = try await nextRealFrame(mailbox, timeout: .seconds(15)) { $0.seq > latest }
-        try await waitUntil("one connection") { upstream.openConnections == 1 }
-        #expect(ProcFS.openFileDescriptors() <= descriptors, "descriptors before \(descriptors)")
-        let grown = (ProcFS.rss(pid: getpid()) ?? 0) - rss
-        #expect(grown < 6 * 1024 * 1024, "RSS grew by \(grown) bytes over \(restarts) resets")
-        await camera.shutdown()
-        await upstream.stop()
-    }
 }
