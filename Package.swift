@@ -139,6 +139,7 @@ let package = Package(
         .testTarget(
             name: "VigilServerTests",
             dependencies: [
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 "VigilAPI",
                 "VigilClient",
                 "VigilCore",

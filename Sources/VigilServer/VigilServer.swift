@@ -56,9 +56,8 @@ public struct VigilServer: Sendable {
         logger.info("stopped")
     }
 
-    func makeApplication(
-        registry: CameraRegistry, ingest: IngestSessions, onListening: @escaping @Sendable (Int) async -> Void
-    ) -> some ApplicationProtocol {
+    /// Every HTTP route (the WebSocket paths answer plain requests with an error).
+    func makeRouter(registry: CameraRegistry, ingest: IngestSessions) -> Router<VigilRequestContext> {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.get("/healthz") { _, _ in
@@ -81,6 +80,13 @@ public struct VigilServer: Sendable {
                     "this is a WebSocket endpoint; connect with a WebSocket client")
             }
         }
+        return router
+    }
+
+    func makeApplication(
+        registry: CameraRegistry, ingest: IngestSessions, onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        let router = makeRouter(registry: registry, ingest: ingest)
         var socketRouter = SocketRouter()
         LiveSockets(
             registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera, logger: logger
