@@ -11,12 +11,6 @@ import VigilAPI
     import Glibc
 #endif
 
-/// Runs the hooks of events (`on_event_start`, `on_event_end`) without ever
-/// blocking the caller: implementations queue (bounded) and return.
-public protocol EventHookRunner: Sendable {
-    func run(_ hook: HookConfig, name: String, payload: String)
-}
-
 /// Motion detection and event recording for one camera.
 ///
 /// Three parts, none of them on the viewers' path:
@@ -28,7 +22,8 @@ public protocol EventHookRunner: Sendable {
 ///   them;
 /// - the analysis task decodes that frame to small grayscale, compares it
 ///   with the background and feeds the event rules;
-/// - the writer task writes each event's clip, thumbnail and row.
+/// - the writer task (`MotionRecorder`) writes each event's clip, thumbnail
+///   and row.
 ///
 /// Only frames younger than `max_frame_age` on arrival are taken. When an
 /// event starts while the camera is stale, the ring (older frames) is dropped
@@ -38,34 +33,16 @@ public final class MotionMonitor: FrameSubscriber {
     public let camera: String
     public let config: MotionConfig
     public let maxFrameAge: Duration
-    private let archive: EventArchive
-    private let events: EventBus
-    private let hooks: (any EventHookRunner)?
     private let logger: Logger
     private let origin = ContinuousClock.now
     private let interval: Duration
     private let state: Mutex<State>
     /// The frame waiting for analysis: newest wins, a replaced one is skipped.
     private let samples = FrameMailbox()
-    /// What the writer has to do, in order; live frames bounded by
-    /// `write_queue_max_bytes` (beyond it they are dropped and counted).
-    private let writes: BoundedQueue<WriteItem>
+    /// Writes each event's clip, thumbnail and row, from its bounded queue.
+    private let recorder: MotionRecorder
+    private var writes: BoundedQueue<MotionRecorder.Item> { recorder.items }
     private let tasks = Mutex<(writer: Task<Void, Never>?, others: [Task<Void, Never>])>((nil, []))
-
-    enum WriteItem: Sendable {
-        case begin(MotionEventRecord, thumbnail: Frame?)
-        case frame(Frame, pre: Bool)
-        case end(EndInfo)
-    }
-
-    struct EndInfo {
-        var reason: String
-        var peakPercent: Double
-        var best: Frame?
-        var staleGaps: Int
-        var droppedFrames: Int
-        var endedAt: Double
-    }
 
     struct Current {
         var id: String
@@ -106,27 +83,17 @@ public final class MotionMonitor: FrameSubscriber {
         self.camera = camera
         self.config = config
         self.maxFrameAge = maxFrameAge
-        self.archive = archive
-        self.events = events
-        self.hooks = hooks
         var logger = logger
         logger[metadataKey: "camera"] = "\(camera)"
         self.logger = logger
         self.interval = .milliseconds(Int64((1000 / config.analysisFps).rounded()))
-        self.writes = BoundedQueue(
-            capacity: Self.maxQueuedWrites, overflow: .refuseNew, maxCost: config.writeQueueMaxBytes
-        ) { item in
-            if case .frame(let frame, _) = item { return FrameRing.cost(of: frame) }
-            return 0
-        }
+        self.recorder = MotionRecorder(
+            camera: camera, config: config, archive: archive, events: events, hooks: hooks, logger: logger)
         self.state = Mutex(
             State(
                 ring: FrameRing(maxDuration: config.preCapture, maxBytes: config.preCaptureMaxBytes),
                 detector: Self.detector(config)))
     }
-
-    /// Items waiting for the writer, at most (the byte bound usually comes first).
-    static let maxQueuedWrites = 65_536
 
     private static func detector(_ config: MotionConfig) -> MotionDetector {
         MotionDetector(
@@ -145,7 +112,7 @@ public final class MotionMonitor: FrameSubscriber {
     /// Starts the analysis, writer and timer tasks.
     public func start() {
         let analysis = Task { await self.analyse() }
-        let writer = Task { await self.write() }
+        let writer = Task { await self.recorder.run() }
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
@@ -214,7 +181,7 @@ public final class MotionMonitor: FrameSubscriber {
     /// Begin, end and pre-capture frames: queued whatever the bound (the
     /// ring that held the frames was bounded already), in the order of the
     /// rules' decisions, which is why this runs under the state lock.
-    private func enqueue(_ item: WriteItem, _ state: inout State) {
+    private func enqueue(_ item: MotionRecorder.Item, _ state: inout State) {
         writes.push(item, ignoringLimits: true)
     }
 
@@ -318,7 +285,7 @@ public final class MotionMonitor: FrameSubscriber {
         let wall = Date().timeIntervalSince1970 - (ContinuousClock.now - instant).seconds
         enqueue(
             .end(
-                EndInfo(
+                MotionRecorder.EndInfo(
                     reason: reason, peakPercent: current.peakPercent, best: current.best,
                     staleGaps: current.staleGaps, droppedFrames: current.droppedFrames, endedAt: wall)), &state)
         state.current = nil
@@ -338,120 +305,6 @@ public final class MotionMonitor: FrameSubscriber {
             if case .ended = state.detector.tick(at: seconds(now)) {
                 endEvent(reason: "no_motion", at: now, &state)
             }
-        }
-    }
-
-    // MARK: - Writing
-
-    private func write() async {
-        var record: MotionEventRecord?
-        var clip: ClipWriter?
-        while let item = await writes.next() {
-            switch item {
-            case .begin(let started, let thumbnail):
-                var started = started
-                if let thumbnail, writeThumbnail(thumbnail, id: started.id) {
-                    started.thumbnail = archive.thumbnailName(started.id)
-                }
-                do {
-                    clip = try ClipWriter(path: archive.path(archive.clipName(started.id)))
-                } catch {
-                    logger.error("motion event \(started.id): cannot create its clip, frames are not saved: \(error)")
-                    clip = nil
-                }
-                save(started)
-                record = started
-                logger.info("motion event \(started.id) started\(started.noFreshFrame ? " (no fresh frame)" : "")")
-                publish(.started, started, hook: config.onEventStart, hookName: "on_event_start")
-            case .frame(let frame, let pre):
-                guard var current = record, let writer = clip else { continue }
-                do {
-                    try writer.append(frame)
-                } catch {
-                    logger.error("motion event \(current.id): cannot write its clip, recording stops: \(error)")
-                    writer.abandon()
-                    clip = nil
-                    continue
-                }
-                current.frames += 1
-                if pre { current.preFrames += 1 }
-                if current.firstFrameAt == nil { current.firstFrameAt = frame.wallTime }
-                current.endedAt = frame.wallTime
-                current.width = frame.width
-                current.height = frame.height
-                record = current
-            case .end(let info):
-                guard var ended = record else { continue }
-                record = nil
-                if let best = info.best, writeThumbnail(best, id: ended.id) {
-                    ended.thumbnail = archive.thumbnailName(ended.id)
-                }
-                var bytes: Int64 = 0
-                if let writer = clip, ended.frames > 0 {
-                    do {
-                        try writer.finish()
-                        ended.clip = archive.clipName(ended.id)
-                        bytes += writer.bytes
-                    } catch {
-                        logger.error("motion event \(ended.id): cannot complete its clip: \(error)")
-                        writer.abandon()
-                        ended.frames = 0
-                        ended.preFrames = 0
-                    }
-                } else {
-                    clip?.abandon()
-                    ended.frames = 0
-                    ended.preFrames = 0
-                }
-                clip = nil
-                if let thumbnail = ended.thumbnail, let size = archive.fileSize(archive.path(thumbnail)) {
-                    bytes += size
-                }
-                ended.bytes = bytes
-                ended.status = .complete
-                ended.endReason = info.reason
-                ended.peakPercent = info.peakPercent
-                ended.staleGaps = info.staleGaps
-                ended.droppedFrames = info.droppedFrames
-                if ended.endedAt == nil { ended.endedAt = info.endedAt }
-                save(ended)
-                logger.info(
-                    "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(fixed(info.peakPercent, 1))%"
-                )
-                publish(.ended, ended, hook: config.onEventEnd, hookName: "on_event_end")
-                archive.requestPrune()
-            }
-        }
-        clip?.abandon()
-    }
-
-    private func writeThumbnail(_ frame: Frame, id: String) -> Bool {
-        do {
-            try frame.jpeg.withUnsafeReadableBytes {
-                try AtomicFile.write($0, to: archive.path(archive.thumbnailName(id)))
-            }
-            return true
-        } catch {
-            logger.error("motion event \(id): cannot write its thumbnail: \(error)")
-            return false
-        }
-    }
-
-    private func save(_ record: MotionEventRecord) {
-        do {
-            try archive.store.saveMotionEvent(record)
-        } catch {
-            logger.error("motion event \(record.id): cannot save its row: \(error)")
-        }
-    }
-
-    private func publish(_ kind: MotionChange.Kind, _ record: MotionEventRecord, hook: HookConfig?, hookName: String) {
-        let (camera, event) = (camera, record.wire)
-        let version = events.publish { .motion(MotionChange(kind: kind, version: $0, camera: camera, event: event)) }
-        if let hook, let hooks {
-            // The same object the events socket sends.
-            let payload = ServerMessage.motion(MotionChange(kind: kind, version: version, camera: camera, event: event))
-            hooks.run(hook, name: "\(hookName) \(record.id)", payload: WireJSON.text(payload))
         }
     }
 }
