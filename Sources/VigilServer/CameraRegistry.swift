@@ -16,8 +16,8 @@ import VigilSources
 public final class CameraRegistry: Sendable {
     public let cameras: [Camera]
     private let byID: [String: Camera]
-    /// Every state change and event, versioned, for the sockets.
-    public let events: EventBus
+    /// Every state change and motion, capture and session change, versioned, for the sockets.
+    public let feed: ChangeFeed
     /// The inboxes of `push` cameras, by camera id.
     public let inboxes: [String: PushInbox]
 
@@ -25,26 +25,26 @@ public final class CameraRegistry: Sendable {
     /// Where captured stills are written (`DATA_DIR/captures`).
     public let capturesDir: String?
     /// Recorded motion events (`DATA_DIR/events`).
-    public let archive: EventArchive?
+    public let archive: MotionArchive?
     /// Motion detection, one per camera with `motion.enabled`.
     public let monitors: [MotionMonitor]
     /// Runs `on_event_start` / `on_event_end`.
     public let hooks: HookRunner?
 
     public init(config: VigilConfig, store: Store?, logger: Logger) {
-        let events = EventBus()
+        let feed = ChangeFeed()
         let capturesDir = store.flatMap { $0.directory.prepareCaptures(store: $0, logger: logger) }
         self.capturesDir = capturesDir
         self.store = store
-        var archive: EventArchive?
+        var archive: MotionArchive?
         // Always there with a store: events recorded earlier stay listed, and
         // retention keeps running, also when no camera detects motion now.
         if let store {
             let dir = store.directory.events
             do {
-                let events = try EventArchive(dir: dir, store: store, config: config.events, logger: logger)
-                try events.recover()
-                archive = events
+                let motionArchive = try MotionArchive(dir: dir, store: store, config: config.events, logger: logger)
+                try motionArchive.recover()
+                archive = motionArchive
             } catch {
                 logger.error("motion events disabled: cannot prepare \(dir): \(error)")
             }
@@ -67,7 +67,7 @@ public final class CameraRegistry: Sendable {
                 config: cameraConfig,
                 makeSource: SourceFactory.make(for: cameraConfig, logger: logger, inbox: inbox),
                 store: store,
-                events: events,
+                feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
                 capturesDir: capturesDir,
                 logger: logger
@@ -76,7 +76,7 @@ public final class CameraRegistry: Sendable {
             if cameraConfig.motion.enabled, let archive {
                 let monitor = MotionMonitor(
                     camera: cameraConfig.id, config: cameraConfig.motion, maxFrameAge: cameraConfig.maxFrameAge,
-                    archive: archive, events: events, hooks: hooks, logger: logger)
+                    archive: archive, feed: feed, hooks: hooks, logger: logger)
                 camera.hub.subscribe(monitor, isViewer: false)
                 monitors.append(monitor)
             }
@@ -84,7 +84,7 @@ public final class CameraRegistry: Sendable {
         self.monitors = monitors
         self.cameras = cameras
         self.inboxes = inboxes
-        self.events = events
+        self.feed = feed
         self.byID = Dictionary(uniqueKeysWithValues: cameras.map { ($0.id, $0) })
     }
 

@@ -37,7 +37,7 @@ public struct VigilServer: Sendable {
         let store = try Store(directory: DataDirectory(config.server.dataDir))
         let registry = CameraRegistry(config: config, store: store, logger: logger)
         let ingest = try IngestSessions(
-            config: config.ingest, store: store, events: registry.events, logger: logger
+            config: config.ingest, store: store, feed: registry.feed, logger: logger
         ) { [logger] argv, timeout, onLine in
             await ProcessCommand.run(argv, timeout: timeout, logger: logger, onLine: onLine)
         }
@@ -70,7 +70,7 @@ public struct VigilServer: Sendable {
             .register(on: router)
         CaptureRoutes(registry: registry).register(on: router)
         SessionRoutes(store: ingest.store).register(on: router)
-        EventRoutes(registry: registry).register(on: router)
+        MotionEventRoutes(registry: registry).register(on: router)
         // The WebSocket paths answer plain HTTP requests with a clear error
         // (a plain GET of /api/v1/events lists the recorded motion events).
         for path: RouterPath in ["/cameras/{id}/live", "/api/v1/live", "/api/v1/ingest"] {
@@ -182,6 +182,6 @@ struct CamerasService: Service {
             await ingest.shutdown()
             background.cancelAll()
         }
-        registry.events.finishAll()
+        registry.feed.finishAll()
     }
 }

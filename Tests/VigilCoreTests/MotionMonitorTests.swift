@@ -40,9 +40,9 @@ import VigilSources
     final class Rig {
         let dir: String
         let store: Store
-        let archive: EventArchive
+        let archive: MotionArchive
         let monitor: MotionMonitor
-        let bus = EventBus()
+        let bus = ChangeFeed()
         let base = ContinuousClock.now
         let baseWall = Date().timeIntervalSince1970
         var index = 0
@@ -52,8 +52,8 @@ import VigilSources
         init(_ configure: (inout MotionConfig) -> Void) throws {
             dir = NSTemporaryDirectory() + "vigil-motion-\(UUID().uuidString)"
             store = try Store(directory: DataDirectory(dir))
-            archive = try EventArchive(
-                dir: dir + "/events", store: store, config: EventsConfig(), logger: .init(label: "test"))
+            archive = try MotionArchive(
+                dir: dir + "/events", store: store, config: MotionEventsConfig(), logger: .init(label: "test"))
             var config = MotionConfig()
             config.enabled = true
             config.analysisFps = 5
@@ -64,7 +64,7 @@ import VigilSources
             config.postCapture = .milliseconds(950)
             configure(&config)
             monitor = MotionMonitor(
-                camera: "cam", config: config, maxFrameAge: .seconds(2), archive: archive, events: bus, hooks: nil,
+                camera: "cam", config: config, maxFrameAge: .seconds(2), archive: archive, feed: bus, hooks: nil,
                 logger: .init(label: "test"))
             monitor.start()
         }

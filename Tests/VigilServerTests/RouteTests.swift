@@ -24,7 +24,7 @@ import VigilCore
         let store = try Store(directory: DataDirectory(config.server.dataDir))
         let registry = CameraRegistry(config: config, store: store, logger: .quietForTests)
         let ingest = try IngestSessions(
-            config: config.ingest, store: store, events: registry.events, logger: .quietForTests
+            config: config.ingest, store: store, feed: registry.feed, logger: .quietForTests
         ) { _, _, _ in "no commands here" }
         let server = VigilServer(config: config, logger: .quietForTests)
         let app = Application(router: server.makeRouter(registry: registry, ingest: ingest))

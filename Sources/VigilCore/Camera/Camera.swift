@@ -20,8 +20,8 @@ import VigilAPI
 /// (exponential, full jitter, capped, never giving up). So no connection or
 /// process outlives its attempt and "already connected" cannot happen.
 ///
-/// State lives here and nowhere else; every change is published on the event
-/// bus, which stamps it with a global version, and reported through
+/// State lives here and nowhere else; every change is published on the
+/// change feed, which stamps it with a global version, and reported through
 /// `onChange`. Fps and viewer count are published too, at most once a second
 /// and only when they changed.
 public actor Camera {
@@ -31,7 +31,7 @@ public actor Camera {
     private nonisolated let cards: PlaceholderCards
     let makeSource: FrameSourceFactory
     let store: Store?
-    public nonisolated let events: EventBus
+    public nonisolated let feed: ChangeFeed
     let logger: Logger
     private let onChange: @Sendable (CameraState) -> Void
 
@@ -60,7 +60,7 @@ public actor Camera {
         config: CameraConfig,
         makeSource: @escaping FrameSourceFactory,
         store: Store? = nil,
-        events: EventBus = EventBus(),
+        feed: ChangeFeed = ChangeFeed(),
         capturer: (any StillCapturer)? = nil,
         capturesDir: String? = nil,
         logger: Logger = Logger(label: "vigil.camera"),
@@ -72,7 +72,7 @@ public actor Camera {
         self.cards = PlaceholderCards(camera: config.id)
         self.makeSource = makeSource
         self.store = store
-        self.events = events
+        self.feed = feed
         self.capturer = capturer
         self.capturesDir = capturesDir
         var logger = logger
@@ -84,9 +84,9 @@ public actor Camera {
         } catch {
             logger.error("cannot read desired state, assuming running: \(error)")
         }
-        // Every camera is in the bus's snapshot from the start, so a `hello`
+        // Every camera is in the feed's snapshot from the start, so a `hello`
         // always lists them all.
-        self.version = events.publishState(
+        self.version = feed.publishState(
             CameraState(
                 id: config.id, kind: config.source.kind, desired: desired, phase: .stopped,
                 since: ISO8601.string(since), version: 0, fps: 0, clients: 0, restarts: 0))
@@ -329,7 +329,7 @@ public actor Camera {
 
     private func changed() {
         let current = state()
-        version = events.publishState(current)
+        version = feed.publishState(current)
         publishedFps = current.fps
         publishedClients = current.clients
         var stamped = current

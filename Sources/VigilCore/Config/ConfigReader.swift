@@ -26,7 +26,7 @@ struct ConfigReader {
             ("server", { reader, node, path, config in config.server = reader.readServer(node, path) }),
             ("cameras", { reader, node, _, config in config.cameras = reader.readCameras(node) }),
             ("ingest", { reader, node, path, config in config.ingest = reader.readIngest(node, path) }),
-            ("events", { reader, node, path, config in config.events = reader.readEvents(node, path) }),
+            ("events", { reader, node, path, config in config.events = reader.readMotionEvents(node, path) }),
         ])
         read(root, "", into: &config, sections)
         if case .mapping(let entries) = root { sawCameras = entries.contains { $0.key == "cameras" } }

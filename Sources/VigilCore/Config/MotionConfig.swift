@@ -38,7 +38,7 @@ public enum HookConfig: Sendable, Equatable {
 }
 
 /// Recorded motion events, server-wide (`events:`).
-public struct EventsConfig: Sendable, Equatable {
+public struct MotionEventsConfig: Sendable, Equatable {
     /// Events older than this many days are deleted (0 keeps them forever).
     public var maxAgeDays = 30.0
     /// The events dir is kept under this many bytes, oldest events deleted first.

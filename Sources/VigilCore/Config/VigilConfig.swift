@@ -4,7 +4,7 @@ public struct VigilConfig: Sendable, Equatable {
     /// Cameras in the order the file lists them.
     public var cameras: [CameraConfig]
     public var ingest = IngestConfig()
-    public var events = EventsConfig()
+    public var events = MotionEventsConfig()
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server

@@ -35,7 +35,7 @@ public typealias SessionCommandRunner =
 public final class IngestSessions: Sendable {
     public let config: IngestConfig
     public let store: Store
-    let events: EventBus
+    let feed: ChangeFeed
     let logger: Logger
     private let runCommand: SessionCommandRunner
 
@@ -54,13 +54,13 @@ public final class IngestSessions: Sendable {
     /// Recovers what a crash left: sessions that were receiving become
     /// interrupted (resumable), those that were processing failed.
     public init(
-        config: IngestConfig, store: Store, events: EventBus, logger: Logger,
+        config: IngestConfig, store: Store, feed: ChangeFeed, logger: Logger,
         runCommand: @escaping SessionCommandRunner
     ) throws {
         self.config = config
         self.runCommand = runCommand
         self.store = store
-        self.events = events
+        self.feed = feed
         var logger = logger
         logger[metadataKey: "ingest"] = "sessions"
         self.logger = logger
@@ -210,7 +210,7 @@ public final class IngestSessions: Sendable {
 
     func publish(_ kind: SessionChangeMessage.Kind, _ record: SessionRecord) {
         let change = record.change
-        events.publish { .session(SessionChangeMessage(kind: kind, version: $0, change: change)) }
+        feed.publish { .session(SessionChangeMessage(kind: kind, version: $0, change: change)) }
     }
 
     // MARK: - Clean-up

@@ -77,8 +77,8 @@ public final class MotionMonitor: FrameSubscriber {
     }
 
     public init(
-        camera: String, config: MotionConfig, maxFrameAge: Duration, archive: EventArchive, events: EventBus,
-        hooks: (any EventHookRunner)?, logger: Logger
+        camera: String, config: MotionConfig, maxFrameAge: Duration, archive: MotionArchive, feed: ChangeFeed,
+        hooks: (any MotionHookRunner)?, logger: Logger
     ) {
         self.camera = camera
         self.config = config
@@ -88,7 +88,7 @@ public final class MotionMonitor: FrameSubscriber {
         self.logger = logger
         self.interval = .milliseconds(Int64((1000 / config.analysisFps).rounded()))
         self.recorder = MotionRecorder(
-            camera: camera, config: config, archive: archive, events: events, hooks: hooks, logger: logger)
+            camera: camera, config: config, archive: archive, feed: feed, hooks: hooks, logger: logger)
         self.state = Mutex(
             State(
                 ring: FrameRing(maxDuration: config.preCapture, maxBytes: config.preCaptureMaxBytes),

@@ -9,7 +9,7 @@ import VigilAPI
 
 /// Runs the hooks of motion events (`on_event_start`, `on_event_end`)
 /// without ever blocking the caller: implementations queue (bounded) and return.
-public protocol EventHookRunner: Sendable {
+public protocol MotionHookRunner: Sendable {
     func run(_ hook: HookConfig, name: String, payload: String)
 }
 
@@ -41,19 +41,19 @@ final class MotionRecorder: Sendable {
     let items: BoundedQueue<Item>
     private let camera: String
     private let config: MotionConfig
-    private let archive: EventArchive
-    private let events: EventBus
-    private let hooks: (any EventHookRunner)?
+    private let archive: MotionArchive
+    private let feed: ChangeFeed
+    private let hooks: (any MotionHookRunner)?
     private let logger: Logger
 
     init(
-        camera: String, config: MotionConfig, archive: EventArchive, events: EventBus,
-        hooks: (any EventHookRunner)?, logger: Logger
+        camera: String, config: MotionConfig, archive: MotionArchive, feed: ChangeFeed,
+        hooks: (any MotionHookRunner)?, logger: Logger
     ) {
         self.camera = camera
         self.config = config
         self.archive = archive
-        self.events = events
+        self.feed = feed
         self.hooks = hooks
         self.logger = logger
         self.items = BoundedQueue(
@@ -169,7 +169,7 @@ final class MotionRecorder: Sendable {
 
     private func publish(_ kind: MotionChange.Kind, _ record: MotionEventRecord, hook: HookConfig?, hookName: String) {
         let (camera, event) = (camera, record.wire)
-        let version = events.publish { .motion(MotionChange(kind: kind, version: $0, camera: camera, event: event)) }
+        let version = feed.publish { .motion(MotionChange(kind: kind, version: $0, camera: camera, event: event)) }
         if let hook, let hooks {
             // The same object the events socket sends.
             let payload = ServerMessage.motion(MotionChange(kind: kind, version: version, camera: camera, event: event))

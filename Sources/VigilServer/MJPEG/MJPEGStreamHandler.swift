@@ -192,8 +192,10 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context = nil
     }
 
-    /// A new frame for this viewer; on the event loop.
+    /// A new frame for this viewer; on the event loop (its fan-out's, which
+    /// is this channel's: asserted in debug builds, free in release).
     func offer(_ frame: Frame) {
+        context?.eventLoop.assertInEventLoop()
         guard mode == .streaming else { return }
         if let since = inFlightSince {
             if NIODeadline.now() - since > .nanoseconds(Int64(environment.stallTimeout.seconds * 1e9)) {

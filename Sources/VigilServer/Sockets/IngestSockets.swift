@@ -49,7 +49,7 @@ struct IngestSockets: Sendable {
             }, replies: outbox, logger: socketLogger)
         await LiveSockets.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: nil,
-            stallTimeout: stallTimeout, bus: registry.events, idleTimeout: service.config.idleTimeout,
+            stallTimeout: stallTimeout, feed: registry.feed, idleTimeout: service.config.idleTimeout,
             reader: { await Self.read(inbound, outbox: outbox, conversation: conversation) }
         ) { _ in }
         conversation.disconnected()

@@ -80,7 +80,7 @@ struct LiveSockets: Sendable {
             cameras.append(camera)
         }
         guard
-            registry.events.subscribe(
+            registry.feed.subscribe(
                 outbox,
                 prime: { snapshot in
                     for state in snapshot.cameras where outbox.wants(camera: state.id) {
@@ -91,7 +91,7 @@ struct LiveSockets: Sendable {
             await refuse(outbound, code: "shutting_down", message: "server shutting down", closeCode: 1001)
             return
         }
-        defer { registry.events.unsubscribe(outbox) }
+        defer { registry.feed.unsubscribe(outbox) }
         var subscribed: [FrameHub] = []
         defer { for hub in subscribed { hub.unsubscribe(outbox) } }
         for camera in cameras {
@@ -112,7 +112,7 @@ struct LiveSockets: Sendable {
         socketLogger[metadataKey: "socket"] = "\(tagged ? "live" : "camera live") \(ids.joined(separator: ","))"
         await Self.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
-            stallTimeout: stallTimeout, bus: registry.events,
+            stallTimeout: stallTimeout, feed: registry.feed,
             reader: { await Self.read(inbound: inbound, outbox: outbox) }
         ) { frame in
             if let prefix = prefixes[frame.camera] {
@@ -136,12 +136,12 @@ struct LiveSockets: Sendable {
         }
         defer { eventSockets.release() }
         let outbox = SocketOutbox(cameras: nil, eventTypes: nil)
-        let bus = registry.events
-        guard bus.subscribe(outbox, prime: { outbox.send(bus.hello($0)) }) else {
+        let feed = registry.feed
+        guard feed.subscribe(outbox, prime: { outbox.send(feed.hello($0)) }) else {
             await refuse(outbound, code: "shutting_down", message: "server shutting down", closeCode: 1001)
             return
         }
-        defer { bus.unsubscribe(outbox) }
+        defer { feed.unsubscribe(outbox) }
         // A fixed send buffer (no auto-tuning to megabytes) keeps a client
         // that stopped reading from hiding thousands of events in the kernel:
         // it reaches the outbox limit and is told to reconnect.
@@ -150,7 +150,7 @@ struct LiveSockets: Sendable {
         socketLogger[metadataKey: "socket"] = "events"
         await Self.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
-            stallTimeout: stallTimeout, bus: registry.events,
+            stallTimeout: stallTimeout, feed: registry.feed,
             reader: { await Self.read(inbound: inbound, outbox: outbox) }
         ) { _ in }
     }
@@ -163,7 +163,7 @@ struct LiveSockets: Sendable {
     /// period of the JSON `ping`.
     static func run(
         outbox: SocketOutbox, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger,
-        heartbeat: Duration?, stallTimeout: Duration, bus: EventBus, idleTimeout: Duration? = nil,
+        heartbeat: Duration?, stallTimeout: Duration, feed: ChangeFeed, idleTimeout: Duration? = nil,
         reader: @escaping @Sendable () async -> SocketMessageReader.End,
         sendFrame: @escaping @Sendable (Frame) async throws -> Void
     ) async {
@@ -196,7 +196,7 @@ struct LiveSockets: Sendable {
                     }
                     if let heartbeat, let due = nextPing, ContinuousClock.now >= due {
                         nextPing = ContinuousClock.now + heartbeat
-                        outbox.send(ServerMessage.ping(version: bus.currentVersion))
+                        outbox.send(ServerMessage.ping(version: feed.currentVersion))
                     }
                 }
             }

@@ -4,7 +4,7 @@ import VigilAPI
 import VigilCore
 
 /// What one WebSocket has waiting to be sent, filled by the frame hubs and
-/// the event bus and drained by the socket's single sender task.
+/// the change feed and drained by the socket's single sender task.
 ///
 /// Text messages (state and other events, replies) keep their order in a
 /// bounded queue; frames keep only the newest per camera (an older pending
@@ -15,7 +15,7 @@ import VigilCore
 ///
 /// One sender drains it, so text and binary messages never interleave
 /// inside a fragmented message.
-final class SocketOutbox: FrameSubscriber, EventSubscriber {
+final class SocketOutbox: FrameSubscriber, FeedSubscriber {
     enum Item: Sendable {
         case text(String)
         case frame(Frame)
@@ -86,7 +86,7 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
         enqueue(WireJSON.text(message))
     }
 
-    func deliver(_ event: ServerEvent) {
+    func deliver(_ event: FeedMessage) {
         if let eventTypes, !eventTypes.contains(event.type) { return }
         if let cameras {
             guard let camera = event.camera, cameras.contains(camera) else { return }
@@ -94,7 +94,7 @@ final class SocketOutbox: FrameSubscriber, EventSubscriber {
         enqueue(event.json)
     }
 
-    func finishEvents() {
+    func finishFeed() {
         close(code: 1001, reason: "server shutting down")
     }
 

@@ -13,7 +13,7 @@ import VigilCore
 /// - A webhook is a POST of the event JSON; a network error, a timeout, a 5xx,
 ///   408 or 429 is retried with backoff (1 s, 2 s, 4 s … capped at 30 s) up to
 ///   `retries` times; other answers are final.
-public final class HookRunner: EventHookRunner {
+public final class HookRunner: MotionHookRunner {
     struct Job: Sendable {
         var hook: HookConfig
         var name: String

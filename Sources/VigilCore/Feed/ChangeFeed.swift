@@ -12,7 +12,7 @@ import VigilAPI
 
 /// One message of the events socket with its global `version`, encoded
 /// once and shared by every subscriber.
-public struct ServerEvent: Sendable {
+public struct FeedMessage: Sendable {
     public let version: UInt64
     public let type: String
     /// The camera the message concerns, if any (live sockets filter on it).
@@ -28,14 +28,14 @@ public struct ServerEvent: Sendable {
     }
 }
 
-/// Receives events from an `EventBus`.
+/// Receives events from an `ChangeFeed`.
 ///
-/// `deliver` is called with the bus lock held, in strictly increasing
+/// `deliver` is called with the feed's lock held, in strictly increasing
 /// version order; it must not block (append to a bounded queue and return).
-public protocol EventSubscriber: AnyObject, Sendable {
-    func deliver(_ event: ServerEvent)
-    /// The bus is shutting down: no more events will come.
-    func finishEvents()
+public protocol FeedSubscriber: AnyObject, Sendable {
+    func deliver(_ event: FeedMessage)
+    /// The feed is shutting down: no more events will come.
+    func finishFeed()
 }
 
 /// The single source of truth for what clients are told: every camera's
@@ -45,7 +45,7 @@ public protocol EventSubscriber: AnyObject, Sendable {
 /// and hands the event to the subscribers, so every subscriber sees versions
 /// strictly increasing, and a subscription's snapshot (for `hello`) and the
 /// events after it never overlap or leave a gap.
-public final class EventBus: Sendable {
+public final class ChangeFeed: Sendable {
     /// A consistent picture: every camera's state as of `version`.
     public struct Snapshot: Sendable {
         public let version: UInt64
@@ -62,7 +62,7 @@ public final class EventBus: Sendable {
         var version: UInt64 = 0
         var states: [String: CameraState] = [:]
         var order: [String] = []
-        var subscribers: [ObjectIdentifier: any EventSubscriber] = [:]
+        var subscribers: [ObjectIdentifier: any FeedSubscriber] = [:]
         var finished = false
     }
 
@@ -88,7 +88,7 @@ public final class EventBus: Sendable {
                 state.order.append(stamped.id)
             }
             Self.deliver(
-                ServerEvent(version: state.version, message: .state(version: state.version, camera: stamped)),
+                FeedMessage(version: state.version, message: .state(version: state.version, camera: stamped)),
                 to: state)
             return state.version
         }
@@ -100,7 +100,7 @@ public final class EventBus: Sendable {
     public func publish(_ message: (_ version: UInt64) -> ServerMessage) -> UInt64 {
         state.withLock { state in
             state.version += 1
-            Self.deliver(ServerEvent(version: state.version, message: message(state.version)), to: state)
+            Self.deliver(FeedMessage(version: state.version, message: message(state.version)), to: state)
             return state.version
         }
     }
@@ -116,11 +116,11 @@ public final class EventBus: Sendable {
     }
 
     /// Adds a subscriber, which then receives exactly the events after the
-    /// snapshot handed to `prime`. `prime` runs under the bus lock, before any
+    /// snapshot handed to `prime`. `prime` runs under the feed's lock, before any
     /// later event reaches the subscriber: it is where a socket queues its
     /// `hello`. Returns false after `finishAll()`.
     @discardableResult
-    public func subscribe(_ subscriber: any EventSubscriber, prime: (Snapshot) -> Void = { _ in }) -> Bool {
+    public func subscribe(_ subscriber: any FeedSubscriber, prime: (Snapshot) -> Void = { _ in }) -> Bool {
         state.withLock { state in
             guard !state.finished else { return false }
             state.subscribers[ObjectIdentifier(subscriber)] = subscriber
@@ -129,7 +129,7 @@ public final class EventBus: Sendable {
         }
     }
 
-    public func unsubscribe(_ subscriber: any EventSubscriber) {
+    public func unsubscribe(_ subscriber: any FeedSubscriber) {
         _ = state.withLock { $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
     }
 
@@ -137,13 +137,13 @@ public final class EventBus: Sendable {
 
     /// Ends every subscription (shutdown). Later subscriptions are refused.
     public func finishAll() {
-        let subscribers = state.withLock { state -> [any EventSubscriber] in
+        let subscribers = state.withLock { state -> [any FeedSubscriber] in
             state.finished = true
             defer { state.subscribers = [:] }
             return Array(state.subscribers.values)
         }
         for subscriber in subscribers {
-            subscriber.finishEvents()
+            subscriber.finishFeed()
         }
     }
 
@@ -159,7 +159,7 @@ public final class EventBus: Sendable {
         Snapshot(version: state.version, cameras: state.order.compactMap { state.states[$0] })
     }
 
-    private static func deliver(_ event: ServerEvent, to state: State) {
+    private static func deliver(_ event: FeedMessage, to state: State) {
         for subscriber in state.subscribers.values {
             subscriber.deliver(event)
         }

@@ -13,7 +13,7 @@ import VigilCore
 #endif
 
 /// Recorded motion events: list, details, thumbnail, clip.
-struct EventRoutes {
+struct MotionEventRoutes {
     let registry: CameraRegistry
     /// A gap between two recorded frames longer than this is shortened to it
     /// when a clip is replayed at its recorded pace (a camera that went stale).
@@ -116,7 +116,7 @@ struct EventRoutes {
         }
     }
 
-    private func archive() throws -> EventArchive {
+    private func archive() throws -> MotionArchive {
         guard let archive = registry.archive else {
             throw APIError(.serviceUnavailable, "no_store", "events need a data dir")
         }

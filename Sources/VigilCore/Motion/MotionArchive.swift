@@ -16,15 +16,15 @@ import VigilAPI
 /// file is complete; retention deletes the row before the files, so a crash
 /// can leave an orphan file (removed at the next start) but never a row
 /// pointing at a missing or partial file.
-public final class EventArchive: Sendable {
+public final class MotionArchive: Sendable {
     public let dir: String
     public let store: Store
-    public let config: EventsConfig
+    public let config: MotionEventsConfig
     private let logger: Logger
     /// Asks the retention task for a pass (an event ended); one pending ask is enough.
     private let pruneRequests = BoundedQueue<Void>(capacity: 1, overflow: .dropOldest)
 
-    public init(dir: String, store: Store, config: EventsConfig, logger: Logger) throws {
+    public init(dir: String, store: Store, config: MotionEventsConfig, logger: Logger) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.dir = dir
         self.store = store

@@ -1,5 +1,5 @@
 extension ConfigReader {
-    static let eventsSection = ConfigSection<EventsConfig>([
+    static let motionEventsSection = ConfigSection<MotionEventsConfig>([
         (
             "max_age_days",
             { r, node, path, events in if let v = r.double(node, path, range: 0...36_500) { events.maxAgeDays = v } }
@@ -17,9 +17,9 @@ extension ConfigReader {
     ])
 
     /// `events:` (retention of recorded motion events, hooks).
-    mutating func readEvents(_ node: YAMLNode, _ path: String) -> EventsConfig {
-        var events = EventsConfig()
-        read(node, path, into: &events, Self.eventsSection)
+    mutating func readMotionEvents(_ node: YAMLNode, _ path: String) -> MotionEventsConfig {
+        var events = MotionEventsConfig()
+        read(node, path, into: &events, Self.motionEventsSection)
         return events
     }
 }

@@ -6,15 +6,16 @@ import VigilCore
 
 /// Retention and crash recovery of recorded events, on a real SQLite file
 /// and real files in a temp dir.
-@Suite struct EventArchiveTests {
+@Suite struct MotionArchiveTests {
     final class Rig {
         let dir = NSTemporaryDirectory() + "vigil-archive-\(UUID().uuidString)"
         let store: Store
-        let archive: EventArchive
+        let archive: MotionArchive
 
-        init(_ config: EventsConfig = EventsConfig()) throws {
+        init(_ config: MotionEventsConfig = MotionEventsConfig()) throws {
             store = try Store(directory: DataDirectory(dir))
-            archive = try EventArchive(dir: dir + "/events", store: store, config: config, logger: .init(label: "test"))
+            archive = try MotionArchive(
+                dir: dir + "/events", store: store, config: config, logger: .init(label: "test"))
         }
 
         deinit { try? FileManager.default.removeItem(atPath: dir) }
@@ -54,7 +55,7 @@ import VigilCore
     }
 
     @Test func retentionDeletesByAgeThenOldestFirstByBytesFilesAndRowsTogether() throws {
-        var config = EventsConfig()
+        var config = MotionEventsConfig()
         config.maxAgeDays = 10
         let now = Date()
         let day = 86400.0
