@@ -53,6 +53,7 @@ let package = Package(
         .target(
             name: "VigilSources",
             dependencies: [
+                "VigilAPI",
                 "VigilCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -4,14 +4,18 @@
 /// The ceiling starts at `initial` and doubles after every failure up to
 /// `max`; each delay is uniformly random in 0...ceiling so that many cameras
 /// failing together do not retry in lockstep. `reset()` after a stable run.
+/// Without jitter each delay is the ceiling itself (1 s, 2 s, 4 s …): for a
+/// retry whose pace is documented, such as a webhook's.
 public struct Backoff: Sendable {
     public let initial: Duration
     public let max: Duration
+    public let jitter: Bool
     public private(set) var failures = 0
 
-    public init(initial: Duration, max: Duration) {
+    public init(initial: Duration, max: Duration, jitter: Bool = true) {
         self.initial = initial
         self.max = Swift.max(initial, max)
+        self.jitter = jitter
     }
 
     /// The ceiling for the next delay.
@@ -25,7 +29,7 @@ public struct Backoff: Sendable {
     public mutating func next<G: RandomNumberGenerator>(using generator: inout G) -> Duration {
         let ceilingMs = Swift.max(Int64(0), Int64(ceiling.seconds * 1000))
         failures += 1
-        return .milliseconds(Int64.random(in: 0...ceilingMs, using: &generator))
+        return .milliseconds(jitter ? Int64.random(in: 0...ceilingMs, using: &generator) : ceilingMs)
     }
 
     public mutating func next() -> Duration {

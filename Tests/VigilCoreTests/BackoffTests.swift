@@ -32,6 +32,13 @@ import VigilCore
         #expect(delays.contains { $0 > .milliseconds(750) })
     }
 
+    @Test func withoutJitterEachDelayIsTheCeiling() {
+        var backoff = Backoff(initial: .seconds(1), max: .seconds(30), jitter: false)
+        let delays = (0..<7).map { _ in backoff.next() }
+        #expect(
+            delays == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30)])
+    }
+
     @Test func resetStartsOverFromTheInitialCeiling() {
         var backoff = Backoff(initial: .milliseconds(250), max: .seconds(10))
         for _ in 0..<10 { _ = backoff.next() }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import Synchronization
+import VigilAPI
 import VigilCore
 
 /// Runs event hooks off the recording path: a bounded queue (a hook that
@@ -103,7 +104,7 @@ public final class HookRunner: MotionHookRunner {
     }
 
     private func post(url: String, body: String, timeout: Duration, retries: Int, name: String) async -> String? {
-        var delay = Duration.seconds(1)
+        var backoff = Backoff(initial: .seconds(1), max: .seconds(30), jitter: false)
         var attempt = 0
         while true {
             attempt += 1
@@ -129,13 +130,13 @@ public final class HookRunner: MotionHookRunner {
             guard retryable, attempt <= retries else {
                 return attempt > 1 ? "\(problem) (after \(attempt) attempts)" : problem
             }
+            let delay = backoff.next()
             logger.notice("hook \(name): \(problem); retry \(attempt) of \(retries) in \(delay)")
             do {
                 try await Task.sleep(for: delay)
             } catch {
                 return "stopped: the server is shutting down"
             }
-            delay = min(delay * 2, .seconds(30))
         }
     }
 }
