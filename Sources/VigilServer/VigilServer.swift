@@ -41,7 +41,18 @@ public struct VigilServer: Sendable {
         ) { [logger] argv, timeout, onLine in
             await ProcessCommand.run(argv, timeout: timeout, logger: logger, onLine: onLine)
         }
-        let application = makeApplication(registry: registry, ingest: ingest, onListening: onListening)
+        let setup = try AccessSetup.resolve(config, logger: logger)
+        let host = config.server.host
+        let application = makeApplication(registry: registry, ingest: ingest, access: setup.access) {
+            [logger] port in
+            if let token = setup.newAdminToken {
+                // Printed once, when the token is made; it stays in the data dir.
+                logger.notice(
+                    "open http://\(host.contains(":") ? "[\(host)]" : host):\(port)/?token=\(token) (admin token, kept in \(DataDirectory(config.server.dataDir).adminToken))"
+                )
+            }
+            await onListening(port)
+        }
         let cameras = CamerasService(registry: registry, ingest: ingest, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
@@ -57,9 +68,13 @@ public struct VigilServer: Sendable {
     }
 
     /// Every HTTP route (the WebSocket paths answer plain requests with an error).
-    func makeRouter(registry: CameraRegistry, ingest: IngestSessions) -> Router<VigilRequestContext> {
+    func makeRouter(registry: CameraRegistry, ingest: IngestSessions, access: AccessControl) -> Router<
+        VigilRequestContext
+    > {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: AccessMiddleware(access: access))
+        AuthRoutes(access: access).register(on: router)
         router.get("/healthz") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
@@ -84,10 +99,12 @@ public struct VigilServer: Sendable {
     }
 
     func makeApplication(
-        registry: CameraRegistry, ingest: IngestSessions, onListening: @escaping @Sendable (Int) async -> Void
+        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl,
+        onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, ingest: ingest)
+        let router = makeRouter(registry: registry, ingest: ingest, access: access)
         var socketRouter = SocketRouter()
+        socketRouter.access = access
         LiveSockets(
             registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera, logger: logger
         ).register(on: &socketRouter)
@@ -98,6 +115,7 @@ public struct VigilServer: Sendable {
             maxFrameAge: { registry.camera($0)?.config.maxFrameAge ?? .seconds(2) },
             maxClientsPerCamera: config.server.maxClientsPerCamera,
             fanouts: StreamFanouts(),
+            access: access,
             logger: logger
         )
         let idleTimeout = TimeAmount.milliseconds(Int64(config.server.idleTimeout.seconds * 1000))

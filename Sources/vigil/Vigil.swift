@@ -15,7 +15,10 @@ struct Vigil: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil",
         abstract: "A camera live-view server that keeps working for weeks.",
-        subcommands: [Serve.self, CheckConfig.self, FakeCamera.self, CaptureCommand.self, Push.self],
+        subcommands: [
+            Serve.self, CheckConfig.self, FakeCamera.self, CaptureCommand.self, Push.self, HashPassword.self,
+            NewToken.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }

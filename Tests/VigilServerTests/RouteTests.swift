@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -27,7 +28,10 @@ import VigilCore
             config: config.ingest, store: store, feed: registry.feed, logger: .quietForTests
         ) { _, _, _ in "no commands here" }
         let server = VigilServer(config: config, logger: .quietForTests)
-        let app = Application(router: server.makeRouter(registry: registry, ingest: ingest))
+        var open = AuthConfig()
+        open.mode = .none
+        let access = AccessControl(config: open, sessionKey: SymmetricKey(size: .bits256), logger: .quietForTests)
+        let app = Application(router: server.makeRouter(registry: registry, ingest: ingest, access: access))
         try await app.test(.router, test)
     }
 

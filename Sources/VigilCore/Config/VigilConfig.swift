@@ -5,6 +5,9 @@ public struct VigilConfig: Sendable, Equatable {
     public var cameras: [CameraConfig]
     public var ingest = IngestConfig()
     public var events = MotionEventsConfig()
+    /// `auth:`; nil when the file has none (then the bind address decides:
+    /// open on loopback, a generated admin token anywhere else).
+    public var auth: AuthConfig?
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server

@@ -79,6 +79,12 @@ public struct Frame: Sendable {
 }
 
 /// The wire form of MJPEG (`multipart/x-mixed-replace`) parts.
+///
+/// The one wire format the core knows, on purpose: a frame's part headers
+/// are written once, into the headroom the framing parser leaves before the
+/// JPEG, so the MJPEG part every viewer receives and the JPEG every other
+/// consumer reads are two slices of one buffer (one copy per frame, not per
+/// viewer). Clips on disk use the same parts.
 public enum MJPEGPart {
     /// The boundary Vigil uses in every MJPEG response.
     public static let boundary = "vigilframe"

@@ -13,6 +13,8 @@ import Logging
 /// captures/         captured stills, named by their rows
 /// events/           motion event clips and thumbnails
 /// sessions/ID/      upload sessions: frames.mjpg, attachments/
+/// admin-token       the admin token made at first start without `auth:` (mode 0600)
+/// session-key       the key that signs the page's login cookies (mode 0600)
 /// ```
 public struct DataDirectory: Sendable {
     public let path: String
@@ -25,6 +27,8 @@ public struct DataDirectory: Sendable {
     public var captures: String { Path.join(path, "captures") }
     public var events: String { Path.join(path, "events") }
     public var sessions: String { Path.join(path, "sessions") }
+    public var adminToken: String { Path.join(path, "admin-token") }
+    public var sessionKey: String { Path.join(path, "session-key") }
 
     public func session(_ id: String) -> String {
         Path.join(sessions, id)

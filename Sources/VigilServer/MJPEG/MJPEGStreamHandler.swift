@@ -30,6 +30,9 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var maxFrameAge: @Sendable (String) -> Duration
         var maxClientsPerCamera: Int
         var fanouts: StreamFanouts
+        /// A request without the right credential is left to the router,
+        /// which answers 401, 403 or 429.
+        var access: AccessControl
         var logger: Logger
         var stallTimeout: Duration = .seconds(30)
     }
@@ -75,7 +78,12 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch mode {
         case .passthrough:
             let part = unwrapInboundIn(data)
-            if case .head(let request) = part, let request = streamRequest(request) {
+            if case .head(let head) = part,
+                environment.access.decide(
+                    head, uri: URI(head.path ?? "/"), remote: context.channel.remoteAddress, counting: false
+                ).isAllowed,
+                let request = streamRequest(head)
+            {
                 startStreaming(context: context, camera: request.camera, fps: request.fps)
             } else {
                 context.fireChannelRead(data)

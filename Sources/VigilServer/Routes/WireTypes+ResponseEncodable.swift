@@ -10,3 +10,4 @@ extension MotionEvent: ResponseGenerator, ResponseEncodable {}
 extension MotionStatus: ResponseGenerator, ResponseEncodable {}
 extension Session: ResponseGenerator, ResponseEncodable {}
 extension PushedFrame: ResponseGenerator, ResponseEncodable {}
+extension Identity: ResponseGenerator, ResponseEncodable {}

@@ -2,6 +2,8 @@ import HTTPTypes
 import HummingbirdCore
 import HummingbirdWebSocket
 import NIOCore
+import NIOWebSocket
+import VigilAPI
 
 /// One accepted WebSocket: what the client asked for and its connection.
 struct SocketConnection: Sendable {
@@ -29,26 +31,38 @@ struct SocketRouter: Sendable {
     typealias Upgrade = ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>>
 
     private struct Route: Sendable {
-        /// Path segments; a segment `{name}` matches any one segment.
-        let segments: [String]
+        let pattern: PathPattern
         let handler: Handler
     }
 
     private var routes: [Route] = []
+    /// Decides whether the request's credentials may open the socket.
+    var access: AccessControl?
 
     /// Adds a route such as `/cameras/{id}/live`.
     mutating func add(_ path: String, handler: @escaping Handler) {
-        routes.append(Route(segments: path.split(separator: "/").map(String.init), handler: handler))
+        routes.append(Route(pattern: PathPattern(path), handler: handler))
     }
 
     /// The upgrade answer for a request: the handler of the first route its
-    /// path matches, or no upgrade (the client gets 400 and the connection
-    /// closes).
+    /// path matches, or no upgrade (the client gets 400). A credential that
+    /// may not open the socket gets the socket, closed at once with a JSON
+    /// error and close code 4401, 4403 or 4429 (the HTTP status plus 4000):
+    /// a browser's WebSocket API shows close codes, never an HTTP status.
     func upgrade(_ request: HTTPRequest, channel: any Channel) -> Upgrade {
         let uri = URI(request.path ?? "/")
-        let segments = uri.path.split(separator: "/", omittingEmptySubsequences: true)
+        if let access {
+            let decision = access.decide(request, uri: uri, remote: channel.remoteAddress)
+            if let refusal = Self.refusal(decision, access: access) {
+                return .upgrade([:]) { _, outbound, _ in
+                    try? await outbound.write(.text(WireJSON.text(ServerMessage.error(refusal.error))))
+                    try? await outbound.close(
+                        WebSocketErrorCode(codeNumber: Int(refusal.closeCode)), reason: refusal.error.code)
+                }
+            }
+        }
         for route in routes {
-            guard let parameters = Self.match(route.segments, segments) else { continue }
+            guard let parameters = route.pattern.match(uri.path) else { continue }
             let handler = route.handler
             return .upgrade([:]) { inbound, outbound, _ in
                 await handler(
@@ -59,16 +73,31 @@ struct SocketRouter: Sendable {
         return .dontUpgrade
     }
 
-    private static func match(_ pattern: [String], _ segments: [Substring]) -> [String: String]? {
-        guard pattern.count == segments.count else { return nil }
-        var parameters: [String: String] = [:]
-        for (expected, actual) in zip(pattern, segments) {
-            if expected.hasPrefix("{") && expected.hasSuffix("}") {
-                parameters[String(expected.dropFirst().dropLast())] = String(actual)
-            } else if expected != actual {
-                return nil
-            }
+    /// What a socket refused for its credential is told, and its close code.
+    static func refusal(
+        _ decision: AccessControl.Decision, access: AccessControl
+    ) -> (error: SocketError, closeCode: UInt16)? {
+        switch decision {
+        case .allowed: return nil
+        case .unauthenticated:
+            return (
+                SocketError(code: "unauthorized", message: "sign in: a Bearer token, ?token= or the page's login"), 4401
+            )
+        case .forbidden(let identity):
+            return (
+                SocketError(
+                    code: "forbidden",
+                    message: "\(identity.name) has the role \(identity.role.rawValue), which may not open this socket"),
+                4403
+            )
+        case .lockedOut:
+            return (
+                SocketError(
+                    code: "locked_out",
+                    message:
+                        "too many failed sign-ins from this address; try again in \(access.config.lockout.duration)"),
+                4429
+            )
         }
-        return parameters
     }
 }

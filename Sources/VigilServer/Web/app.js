@@ -1,7 +1,14 @@
 "use strict";
 // Everything shown comes from the server: `cameras` is replaced by each
 // `hello` and updated by each `state` event; the DOM is rendered from it.
-const page = { serverId: null, version: 0, cameras: new Map(), order: [] };
+const page = { serverId: null, version: 0, cameras: new Map(), order: [], role: null };
+// A `?token=` in the page's URL (an embedded wall, the generated admin
+// token) rides along on every request and socket; otherwise the login
+// cookie does.
+const token = new URLSearchParams(location.search).get("token");
+function authed(url) {
+  return token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url;
+}
 const grid = document.getElementById("grid");
 const tiles = new Map();
 
@@ -45,7 +52,7 @@ function buildTile(id, single) {
   const tile = { root, img, overlayText, overlayWhy, badge, meta, start, stop, capture, err, url: null, pending: null,
                  loading: false };
   if (single) {
-    const snapshot = el("a", { class: "button", href: `/cameras/${id}/snapshot.jpg`, target: "_blank",
+    const snapshot = el("a", { class: "button", href: authed(`/cameras/${id}/snapshot.jpg`), target: "_blank",
                                download: `${id}.jpg` }, "Snapshot");
     const mjpeg = `${location.origin}/cameras/${id}/stream.mjpg`;
     actions.prepend(snapshot);
@@ -119,7 +126,7 @@ function renderCamera(id) {
 async function command(id, action) {
   const tile = tiles.get(id);
   try {
-    const response = await fetch(`/api/v1/cameras/${id}/${action}`, { method: "POST" });
+    const response = await fetch(authed(`/api/v1/cameras/${id}/${action}`), { method: "POST" });
     if (response.ok && tile) tile.err.textContent = "";
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
@@ -135,7 +142,7 @@ const captures = new Map();
 // A list from the API (at every hello): replaces `map`, then renders.
 async function loadList(url, map, render) {
   try {
-    const response = await fetch(url);
+    const response = await fetch(authed(url));
     if (!response.ok) return;
     map.clear();
     for (const item of await response.json()) map.set(item.id, item);
@@ -152,9 +159,9 @@ function renderCaptures() {
   const shots = list.map((c) => {
     const time = new Date(c.requested_at).toLocaleTimeString();
     const pic = el("div", { class: "pic" }, c.status === "done" ? "" : (c.status === "failed" ? c.error || "failed" : `${c.status}…`));
-    if (c.status === "done") pic.style.backgroundImage = `url("${c.image}")`;
+    if (c.status === "done") pic.style.backgroundImage = `url("${authed(c.image)}")`;
     const attrs = { class: `shot ${c.status}`, "data-capture": c.id, title: c.error || c.id };
-    if (c.status === "done") { attrs.href = c.image; attrs.target = "_blank"; }
+    if (c.status === "done") { attrs.href = authed(c.image); attrs.target = "_blank"; }
     return el(c.status === "done" ? "a" : "div", attrs, pic, el("div", { class: "cap" }, el("b", {}, c.camera), el("span", {}, time)));
   });
   section.replaceChildren(el("h2", {}, "Captures"), el("div", { class: "shots" }, ...shots));
@@ -174,10 +181,10 @@ function renderEvents() {
     const time = new Date(e.started_at).toLocaleTimeString();
     const length = e.duration_ms != null ? `${(e.duration_ms / 1000).toFixed(1)} s` : "recording…";
     const pic = el("div", { class: "pic" }, e.thumbnail ? "" : (e.status === "recording" ? "recording…" : "no frame"));
-    if (e.thumbnail) pic.style.backgroundImage = `url("${e.thumbnail}")`;
+    if (e.thumbnail) pic.style.backgroundImage = `url("${authed(e.thumbnail)}")`;
     const attrs = { class: `shot ${e.status}`, "data-event": e.id,
                     title: `${e.frames} frames, peak ${e.peak_percent}% changed${e.no_fresh_frame ? ", no fresh frame at the start" : ""}` };
-    if (e.clip) { attrs.href = e.clip; attrs.target = "_blank"; }
+    if (e.clip) { attrs.href = authed(e.clip); attrs.target = "_blank"; }
     return el(e.clip ? "a" : "div", attrs, pic,
               el("div", { class: "cap" }, el("b", {}, e.camera), el("span", {}, `${time} · ${length}`)));
   });
@@ -208,7 +215,7 @@ function showNext(tile) {
 function keepConnected(name, url, handlers) {
   let delay = 250, socket = null, silence = null, openedAt = 0;
   const connect = () => {
-    socket = new WebSocket(url());
+    socket = new WebSocket(authed(url()));
     socket.binaryType = "arraybuffer";
     const alive = () => {
       clearTimeout(silence);
@@ -218,6 +225,8 @@ function keepConnected(name, url, handlers) {
     socket.onmessage = (event) => { alive(); handlers.message(event.data); };
     socket.onclose = (event) => {
       clearTimeout(silence);
+      // 4401: the login expired or was revoked; ask again instead of retrying.
+      if (event.code === 4401) { showLogin("Your sign-in has expired."); return; }
       if (Date.now() - openedAt > 10000) delay = 250;
       const wait = Math.random() * delay;
       delay = Math.min(delay * 2, 5000);
@@ -234,62 +243,113 @@ const conn = document.getElementById("conn");
 const connText = document.getElementById("conn-text");
 const notice = document.getElementById("notice");
 
-keepConnected("events", () => `${wsBase}/api/v1/events`, {
-  message(data) {
-    if (typeof data !== "string") return;
-    const message = JSON.parse(data);
-    if (message.type === "hello") {
-      if (page.serverId && page.serverId !== message.server_id) {
-        notice.textContent = `The server restarted at ${new Date(message.started_at).toLocaleTimeString()}; the page shows its current state.`;
-        notice.classList.add("show");
-        setTimeout(() => notice.classList.remove("show"), 8000);
+// The two sockets, once the page knows who it is.
+let live = null;
+function connectSockets() {
+  keepConnected("events", () => `${wsBase}/api/v1/events`, {
+    message(data) {
+      if (typeof data !== "string") return;
+      const message = JSON.parse(data);
+      if (message.type === "hello") {
+        if (page.serverId && page.serverId !== message.server_id) {
+          notice.textContent = `The server restarted at ${new Date(message.started_at).toLocaleTimeString()}; the page shows its current state.`;
+          notice.classList.add("show");
+          setTimeout(() => notice.classList.remove("show"), 8000);
+        }
+        const restarted = page.serverId !== null && page.serverId !== message.server_id;
+        page.serverId = message.server_id;
+        page.version = message.version;
+        page.cameras = new Map(message.cameras.map((c) => [c.id, c]));
+        page.order = message.cameras.map((c) => c.id);
+        document.body.dataset.serverId = message.server_id;
+        conn.dataset.state = "open";
+        connText.textContent = "live";
+        grid.dataset.key = "";
+        render();
+        loadCaptures();
+        loadEvents();
+        if (restarted) live.restart();
+      } else if (message.type === "state") {
+        if (message.version <= page.version) return;
+        page.version = message.version;
+        page.cameras.set(message.camera.id, message.camera);
+        if (!page.order.includes(message.camera.id)) page.order.push(message.camera.id);
+        render();
+      } else if (message.type.startsWith("capture_") && message.capture) {
+        if (message.version > page.version) page.version = message.version;
+        captures.set(message.capture.id, message.capture);
+        renderCaptures();
+      } else if (message.type.startsWith("motion_") && message.event) {
+        if (message.version > page.version) page.version = message.version;
+        motionEvents.set(message.event.id, message.event);
+        renderEvents();
       }
-      const restarted = page.serverId !== null && page.serverId !== message.server_id;
-      page.serverId = message.server_id;
-      page.version = message.version;
-      page.cameras = new Map(message.cameras.map((c) => [c.id, c]));
-      page.order = message.cameras.map((c) => c.id);
-      document.body.dataset.serverId = message.server_id;
-      conn.dataset.state = "open";
-      connText.textContent = "live";
-      grid.dataset.key = "";
-      render();
-      loadCaptures();
-      loadEvents();
-      if (restarted) live.restart();
-    } else if (message.type === "state") {
-      if (message.version <= page.version) return;
-      page.version = message.version;
-      page.cameras.set(message.camera.id, message.camera);
-      if (!page.order.includes(message.camera.id)) page.order.push(message.camera.id);
-      render();
-    } else if (message.type.startsWith("capture_") && message.capture) {
-      if (message.version > page.version) page.version = message.version;
-      captures.set(message.capture.id, message.capture);
-      renderCaptures();
-    } else if (message.type.startsWith("motion_") && message.event) {
-      if (message.version > page.version) page.version = message.version;
-      motionEvents.set(message.event.id, message.event);
-      renderEvents();
-    }
-  },
-  close(event, wait) {
-    conn.dataset.state = "closed";
-    connText.textContent = `reconnecting in ${(wait / 1000).toFixed(1)} s`;
-  },
-});
+    },
+    close(event, wait) {
+      conn.dataset.state = "closed";
+      connText.textContent = `reconnecting in ${(wait / 1000).toFixed(1)} s`;
+    },
+  });
 
-const live = keepConnected("live", () => {
-  const single = route();
-  return `${wsBase}/api/v1/live${single ? `?cameras=${encodeURIComponent(single)}` : ""}`;
-}, {
-  message(data) {
-    if (typeof data === "string") return;  // state comes from the events socket
-    const bytes = new Uint8Array(data);
-    const length = bytes[0];
-    const id = new TextDecoder().decode(bytes.subarray(1, 1 + length));
-    showFrame(id, new Blob([bytes.subarray(1 + length)], { type: "image/jpeg" }));
-  },
-});
+  live = keepConnected("live", () => {
+    const single = route();
+    return `${wsBase}/api/v1/live${single ? `?cameras=${encodeURIComponent(single)}` : ""}`;
+  }, {
+    message(data) {
+      if (typeof data === "string") return;  // state comes from the events socket
+      const bytes = new Uint8Array(data);
+      const length = bytes[0];
+      const id = new TextDecoder().decode(bytes.subarray(1, 1 + length));
+      showFrame(id, new Blob([bytes.subarray(1 + length)], { type: "image/jpeg" }));
+    },
+  });
 
-window.addEventListener("hashchange", () => { grid.dataset.key = ""; render(); live.restart(); });
+}
+
+window.addEventListener("hashchange", () => { grid.dataset.key = ""; render(); if (live) live.restart(); });
+
+// Who the page's credential is decides what it shows: a viewer sees no
+// Start, Stop or Capture (the server would refuse them anyway).
+const loginForm = document.getElementById("login");
+const logoutButton = document.getElementById("logout");
+
+function showLogin(message) {
+  document.getElementById("login-error").textContent = message || "";
+  loginForm.hidden = false;
+  grid.replaceChildren();
+}
+
+async function begin() {
+  let response;
+  try {
+    response = await fetch(authed("/api/v1/me"));
+  } catch (error) {
+    setTimeout(begin, 1000);
+    return;
+  }
+  if (response.status === 401) { showLogin(token ? "This link's token is not valid." : ""); return; }
+  if (!response.ok) { setTimeout(begin, 1000); return; }
+  const me = await response.json();
+  page.role = me.role;
+  document.body.dataset.role = me.role;
+  logoutButton.hidden = token !== null || me.name === "anonymous";
+  loginForm.hidden = true;
+  connectSockets();
+}
+
+loginForm.onsubmit = async (event) => {
+  event.preventDefault();
+  const body = JSON.stringify({ name: loginForm.elements.name.value, password: loginForm.elements.password.value });
+  const response = await fetch("/api/v1/login", { method: "POST", headers: { "Content-Type": "application/json" }, body })
+    .catch(() => null);
+  if (response && response.ok) { loginForm.elements.password.value = ""; begin(); return; }
+  const answer = response ? await response.json().catch(() => ({})) : {};
+  document.getElementById("login-error").textContent = answer.message || "The server cannot be reached.";
+};
+
+logoutButton.onclick = async () => {
+  await fetch("/api/v1/logout", { method: "POST" }).catch(() => null);
+  location.reload();
+};
+
+begin();

@@ -17,9 +17,9 @@ final class VigilProcess: @unchecked Sendable {
     var output: String { log.text }
 
     /// Starts the server with `config` (YAML) or no config; waits until it listens.
-    init(config: String?, dir: TempDir, dataDir: String? = nil) throws {
+    init(config: String?, dir: TempDir, dataDir: String? = nil, host: String = "127.0.0.1") throws {
         self.dataDir = dataDir ?? dir.file("data")
-        var arguments = ["serve", "--port", "0", "--data-dir", self.dataDir, "--host", "127.0.0.1"]
+        var arguments = ["serve", "--port", "0", "--data-dir", self.dataDir, "--host", host]
         if let config {
             let path = dir.file("vigil-\(UUID().uuidString.prefix(8)).yml")
             try config.write(toFile: path, atomically: true, encoding: .utf8)
@@ -55,9 +55,10 @@ final class VigilProcess: @unchecked Sendable {
     }
 
     static func listeningPort(in log: String) -> Int? {
-        guard let range = log.range(of: "listening on http://127.0.0.1:") else { return nil }
-        let digits = log[range.upperBound...].prefix { $0.isNumber }
-        return Int(digits)
+        guard let range = log.range(of: "listening on http://") else { return nil }
+        let address = log[range.upperBound...].prefix { !$0.isWhitespace }
+        guard let colon = address.lastIndex(of: ":") else { return nil }
+        return Int(address[address.index(after: colon)...].prefix { $0.isNumber })
     }
 
     /// Sends SIGTERM and waits; returns how long the exit took in seconds.
