@@ -8,6 +8,7 @@ Usage: browser_test.py VIGIL_BINARY [--screenshot PATH]
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -40,6 +41,15 @@ cameras:
 # it without being reloaded.
 CONFIG_AFTER_RESTART = CONFIG + """
   yard: {source: {kind: testpattern, width: 640, height: 360, fps: 5}}
+"""
+
+AUTH_CONFIG = """
+cameras:
+  porch: {source: {kind: testpattern, width: 320, height: 180, fps: 10}}
+auth:
+  users:
+    - {name: vic, role: viewer, password_hash: "VIEWER_HASH"}
+    - {name: oscar, role: operator, password_hash: "OPERATOR_HASH"}
 """
 
 # Each change must be on every page within this (the issue's bound).
@@ -94,6 +104,13 @@ class Server:
 
     def api(self, method, path):
         request = urllib.request.Request(self.url(path), method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def api_as(self, method, path, user):
+        request = urllib.request.Request(self.url(path), method=method, data=b"" if method == "POST" else None)
+        pair = f"{user[0]}:{user[1]}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
@@ -169,6 +186,80 @@ def consistent_with_api(page, server, camera):
     return (s["badge"] == state["phase"]
             and s["start_enabled"] == (state["desired"] == "stopped")
             and s["stop_enabled"] == (state["desired"] == "running"))
+
+
+def hash_password(binary, password):
+    result = subprocess.run([binary, "hash-password", "--cost", "10"], input=password, capture_output=True,
+                            text=True, check=True)
+    return result.stdout.strip()
+
+
+def sign_in(page, name, password):
+    form = page.find_element(By.ID, "login")
+    form.find_element(By.NAME, "name").send_keys(name)
+    form.find_element(By.NAME, "password").send_keys(password)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+def commands_shown(page, camera):
+    """Whether Start, Stop and Capture are displayed on the tile."""
+    return page.execute_script("""
+        const t = document.querySelector(`section.cam[data-camera="${arguments[0]}"]`);
+        if (!t) return null;
+        return ["button.start", "button.stop", "button.capture"].map(
+            (s) => getComputedStyle(t.querySelector(s)).display !== "none");
+    """, camera)
+
+
+def logins(binary):
+    """The page with auth: a viewer sees no commands and a forged one is
+    refused; an operator sees and uses them."""
+    print("logins: viewer and operator", flush=True)
+    workdir = tempfile.mkdtemp(prefix="vigil-browser-auth-")
+    config = AUTH_CONFIG.replace("VIEWER_HASH", hash_password(binary, "viewer pass")).replace(
+        "OPERATOR_HASH", hash_password(binary, "operator pass"))
+    server = Server(binary, workdir, config)
+    page = None
+    try:
+        page = browser()
+        page.get(server.url("/"))
+        took = wait_for("the login form", lambda: page.find_element(By.ID, "login").is_displayed(), 10)
+        check(took is not None, "without a credential the page asks for a login")
+        sign_in(page, "vic", "wrong")
+        took = wait_for("the refusal", lambda: "wrong" in page.find_element(By.ID, "login-error").text, 10)
+        check(took is not None, "a wrong password is said on the form")
+        page.find_element(By.NAME, "name").clear()
+        page.find_element(By.NAME, "password").clear()
+        sign_in(page, "vic", "viewer pass")
+        took = wait_for("porch live for the viewer", lambda: shown(page, "porch")["badge"] == "live", 15)
+        check(took is not None, "viewer: signed in, porch live")
+        check(commands_shown(page, "porch") == [False, False, False], "viewer: no Start, Stop or Capture shown")
+        status = page.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch("/api/v1/cameras/porch/stop", { method: "POST", headers: { "X-Requested-With": "x" } })
+                .then((r) => done(r.status));
+        """)
+        check(status == 403, f"viewer: a forged Stop with the session cookie is refused ({status})")
+        check(server.api_as("GET", "/api/v1/cameras/porch", ("oscar", "operator pass"))["desired"] == "running",
+              "viewer: porch still running")
+        page.find_element(By.ID, "logout").click()
+        took = wait_for("the login form again", lambda: page.find_element(By.ID, "login").is_displayed(), 10)
+        check(took is not None, "Log out returns to the login form")
+        sign_in(page, "oscar", "operator pass")
+        took = wait_for("porch for the operator", lambda: commands_shown(page, "porch") == [True, True, True], 15)
+        check(took is not None, "operator: Start, Stop and Capture shown")
+        tile(page, "porch").find_element(By.CSS_SELECTOR, "button.stop").click()
+        took = wait_for("porch stopped", lambda: shown(page, "porch")["badge"] == "stopped", 10)
+        check(took is not None, "operator: Stop works")
+    finally:
+        if page is not None:
+            try:
+                page.quit()
+            except Exception:
+                pass
+        server.kill()
+        if not failures:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main():
@@ -344,6 +435,7 @@ def main():
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    logins(args.binary)
     if failures:
         print(f"browser test: {len(failures)} failure(s)", flush=True)
         for failure in failures:

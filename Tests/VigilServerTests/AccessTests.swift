@@ -179,6 +179,13 @@ import VigilAPI
                 port: server.port, "GET", "/cameras/porch/stream.mjpg", credential: .none)
             #expect(challenge == 401)
             #expect(headers["www-authenticate"] == "Basic realm=\"vigil\", charset=\"UTF-8\"")
+            // The page's own requests get no challenge (the browser would open its dialog).
+            let connection = try HTTPConnection(port: server.port)
+            try connection.send(
+                "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Requested-With: vigil-page\r\n\r\n"
+            )
+            let (pageStatus, pageHeaders) = try connection.readHead()
+            #expect(pageStatus == 401 && pageHeaders["www-authenticate"] == nil)
             let (status, streamHeaders) = try Self.status(
                 port: server.port, "GET", "/cameras/porch/stream.mjpg", credential: .basic(.viewer))
             #expect(status == 200)

@@ -21,7 +21,12 @@ struct AccessMiddleware: RouterMiddleware {
             var error = APIError(
                 .unauthorized, "unauthorized",
                 "sign in: HTTP Basic, a Bearer token, ?token= or the page's login")
-            error.headers[.wwwAuthenticate] = "Basic realm=\"\(AccessControl.realm)\", charset=\"UTF-8\""
+            // The challenge is for clients such as Home Assistant, VLC and
+            // ffmpeg; the page's own requests say who they are and are not
+            // challenged, or the browser would open its password dialog.
+            if request.headers[.xRequestedWith] == nil {
+                error.headers[.wwwAuthenticate] = "Basic realm=\"\(AccessControl.realm)\", charset=\"UTF-8\""
+            }
             throw error
         case .forbidden(let identity):
             throw APIError(
@@ -35,4 +40,9 @@ struct AccessMiddleware: RouterMiddleware {
             throw error
         }
     }
+}
+
+extension HTTPField.Name {
+    /// Sent by the web page's requests (`X-Requested-With: vigil-page`).
+    static let xRequestedWith = Self("X-Requested-With")!
 }

@@ -9,6 +9,11 @@ const token = new URLSearchParams(location.search).get("token");
 function authed(url) {
   return token ? `${url}${url.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : url;
 }
+// The page's own requests say so: the server then answers a missing login
+// with 401 alone, without the challenge that opens the browser's dialog.
+function api(url, options = {}) {
+  return fetch(authed(url), { ...options, headers: { ...(options.headers || {}), "X-Requested-With": "vigil-page" } });
+}
 const grid = document.getElementById("grid");
 const tiles = new Map();
 
@@ -126,7 +131,7 @@ function renderCamera(id) {
 async function command(id, action) {
   const tile = tiles.get(id);
   try {
-    const response = await fetch(authed(`/api/v1/cameras/${id}/${action}`), { method: "POST" });
+    const response = await api(`/api/v1/cameras/${id}/${action}`, { method: "POST" });
     if (response.ok && tile) tile.err.textContent = "";
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
@@ -142,7 +147,7 @@ const captures = new Map();
 // A list from the API (at every hello): replaces `map`, then renders.
 async function loadList(url, map, render) {
   try {
-    const response = await fetch(authed(url));
+    const response = await api(url);
     if (!response.ok) return;
     map.clear();
     for (const item of await response.json()) map.set(item.id, item);
@@ -322,7 +327,7 @@ function showLogin(message) {
 async function begin() {
   let response;
   try {
-    response = await fetch(authed("/api/v1/me"));
+    response = await api("/api/v1/me");
   } catch (error) {
     setTimeout(begin, 1000);
     return;
@@ -340,7 +345,7 @@ async function begin() {
 loginForm.onsubmit = async (event) => {
   event.preventDefault();
   const body = JSON.stringify({ name: loginForm.elements.name.value, password: loginForm.elements.password.value });
-  const response = await fetch("/api/v1/login", { method: "POST", headers: { "Content-Type": "application/json" }, body })
+  const response = await api("/api/v1/login", { method: "POST", headers: { "Content-Type": "application/json" }, body })
     .catch(() => null);
   if (response && response.ok) { loginForm.elements.password.value = ""; begin(); return; }
   const answer = response ? await response.json().catch(() => ({})) : {};
@@ -348,7 +353,7 @@ loginForm.onsubmit = async (event) => {
 };
 
 logoutButton.onclick = async () => {
-  await fetch("/api/v1/logout", { method: "POST" }).catch(() => null);
+  await api("/api/v1/logout", { method: "POST" }).catch(() => null);
   location.reload();
 };
 
