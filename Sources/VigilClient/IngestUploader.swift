@@ -1,3 +1,4 @@
+import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
@@ -149,6 +150,7 @@ final class UploadAttempt: Sendable {
         configuration.maxFrameSize = 1 << 20
         configuration.autoPing = .enabled(timePeriod: .seconds(10))
         configuration.closeTimeout = .seconds(2)
+        if let token = uploader.client.token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }
         var logger = Logger(label: "vigil.upload")
         logger.logLevel = .critical
         let result = Mutex<Outcome?>(nil)

@@ -27,16 +27,20 @@ public struct VigilClient: Sendable {
     public var maxResponseBytes = 256 << 20
     /// Time allowed for one request.
     public var requestTimeout: TimeAmount = .seconds(30)
+    /// Sent as `Authorization: Bearer` with every request and socket
+    /// (`vigil new-token`; nil for a server that runs open).
+    public var token: String?
     let http: HTTPClient
 
     /// `url`: the server, e.g. `http://127.0.0.1:8080`.
-    public init(url: String, httpClient: HTTPClient = .shared) throws {
+    public init(url: String, token: String? = nil, httpClient: HTTPClient = .shared) throws {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         guard base.hasPrefix("http://") || base.hasPrefix("https://"), base.split(separator: "/").count >= 2 else {
             throw VigilClientError(status: nil, code: "bad_url", message: "not an http(s) URL: \(url)")
         }
         baseURL = base
+        self.token = token
         http = httpClient
     }
 
@@ -169,6 +173,7 @@ public struct VigilClient: Sendable {
         }
         var request = HTTPClientRequest(url: target)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "image/jpeg")
             request.body = .bytes(body)

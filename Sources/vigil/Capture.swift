@@ -21,6 +21,12 @@ struct CaptureCommand: AsyncParsableCommand {
     @Argument(help: "The server's URL, e.g. http://127.0.0.1:8080")
     var url: String
 
+    @Option(help: "An API token (Authorization: Bearer); default: $VIGIL_TOKEN.")
+    var token: String?
+
+    /// The token from `--token` or the environment.
+    var credential: String? { token ?? ProcessInfo.processInfo.environment["VIGIL_TOKEN"] }
+
     @Argument(help: "The camera id.")
     var camera: String
 
@@ -34,7 +40,7 @@ struct CaptureCommand: AsyncParsableCommand {
         guard Identifier.isValid(camera, .camera) else {
             throw ValidationError("'\(camera)' is not a camera id (1-64 letters, digits, '_' or '-')")
         }
-        let vigil = try VigilClient(url: url)
+        let vigil = try VigilClient(url: url, token: credential)
         let start = ContinuousClock.now
         let capture: Capture
         let image: ByteBuffer

@@ -21,6 +21,12 @@ struct Push: AsyncParsableCommand {
     @Argument(help: "The server's URL, e.g. http://127.0.0.1:8080")
     var url: String
 
+    @Option(help: "An API token (Authorization: Bearer); default: $VIGIL_TOKEN.")
+    var token: String?
+
+    /// The token from `--token` or the environment.
+    var credential: String? { token ?? ProcessInfo.processInfo.environment["VIGIL_TOKEN"] }
+
     @Argument(help: "An MJPEG file (concatenated JPEGs) or a folder of .jpg files (sent in name order).")
     var file: String
 
@@ -53,7 +59,8 @@ struct Push: AsyncParsableCommand {
             files.append((Path.basename(path), data))
         }
         var uploader = IngestUploader(
-            client: try VigilClient(url: url), frames: frames, fps: fps, attachments: files, camera: camera)
+            client: try VigilClient(url: url, token: credential), frames: frames, fps: fps, attachments: files,
+            camera: camera)
         uploader.retryFor = .milliseconds(Int64(retryFor * 1000))
         let printer = PushProgress(total: frames.count)
         do {

@@ -215,6 +215,21 @@ import VigilAPI
         }
     }
 
+    @Test func theCommandLineCarriesATokenAndSaysWhenItIsRefused() async throws {
+        try await withServer(config: Self.config) { server, dir in
+            let url = "http://127.0.0.1:\(server.port)"
+            let refused = try Binaries.run(["capture", url, "porch", "--out", dir.file("none.jpg")])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("401 unauthorized"), "\(refused.stderr)")
+            let viewer = try Binaries.run(["capture", url, "porch", "--token", Self.token(.viewer)])
+            #expect(viewer.stderr.contains("403 forbidden"), "a viewer may not capture: \(viewer.stderr)")
+            let out = dir.file("porch.jpg")
+            let done = try Binaries.run(["capture", url, "porch", "--token", Self.token(.operator), "--out", out])
+            #expect(done.status == 0, "\(done.stderr)")
+            #expect(FileManager.default.fileExists(atPath: out))
+        }
+    }
+
     @Test func aNonLoopbackAddressWithoutAuthGetsAGeneratedAdminToken() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
