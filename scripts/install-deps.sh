@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs to build and test, if missing: system packages
-# (libjpeg-turbo, SQLite, and for the browser test Chromium with its driver)
+# (libjpeg-turbo, SQLite; for the tests Chromium with its driver and openssl,
+# which makes the TLS test's certificate)
 # and, in .build-python/venv, Selenium (browser test) and matplotlib (the
 # soak's plot) from PyPI.
 # Usage: scripts/install-deps.sh        (Debian/Ubuntu; uses sudo when not root)
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config)
-browser_packages=(chromium chromium-driver fonts-dejavu-core)
+browser_packages=(chromium chromium-driver fonts-dejavu-core openssl)
 
 missing_from() {
     for p in "$@"; do

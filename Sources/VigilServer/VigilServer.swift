@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import VigilCore
 import VigilSources
@@ -43,12 +44,13 @@ public struct VigilServer: Sendable {
         }
         let setup = try AccessSetup.resolve(config, logger: logger)
         let host = config.server.host
-        let application = makeApplication(registry: registry, ingest: ingest, access: setup.access) {
+        let tls = try config.server.tls.map(Self.tlsContext)
+        let application = makeApplication(registry: registry, ingest: ingest, access: setup.access, tls: tls) {
             [logger] port in
             if let token = setup.newAdminToken {
                 // Printed once, when the token is made; it stays in the data dir.
                 logger.notice(
-                    "open http://\(host.contains(":") ? "[\(host)]" : host):\(port)/?token=\(token) (admin token, kept in \(DataDirectory(config.server.dataDir).adminToken))"
+                    "open \(tls == nil ? "http" : "https")://\(host.contains(":") ? "[\(host)]" : host):\(port)/?token=\(token) (admin token, kept in \(DataDirectory(config.server.dataDir).adminToken))"
                 )
             }
             await onListening(port)
@@ -65,6 +67,18 @@ public struct VigilServer: Sendable {
             ))
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// The server's TLS from `server.tls`; an unreadable file stops the start with its name.
+    static func tlsContext(_ files: TLSFiles) throws -> NIOSSLContext {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.cert).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: files.key, format: .pem)
+            return try NIOSSLContext(
+                configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+        } catch {
+            throw TLSSetupError(description: "server.tls: cannot use \(files.cert) and \(files.key): \(error)")
+        }
     }
 
     /// Every HTTP route (the WebSocket paths answer plain requests with an error).
@@ -99,7 +113,7 @@ public struct VigilServer: Sendable {
     }
 
     func makeApplication(
-        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl,
+        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, tls: NIOSSLContext?,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = makeRouter(registry: registry, ingest: ingest, access: access)
@@ -140,8 +154,9 @@ public struct VigilServer: Sendable {
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channelConfiguration) {
                     request, channel, _ in sockets.upgrade(request, channel: channel)
                 },
-                firstRequestTimeout: idleTimeout)
+                firstRequestTimeout: idleTimeout, tls: tls)
         }
+        let scheme = tls == nil ? "http" : "https"
         let host = config.server.host
         let logger = self.logger
         return Application(
@@ -154,7 +169,7 @@ public struct VigilServer: Sendable {
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 let shownHost = host.contains(":" as Character) ? "[\(host)]" : host
-                logger.notice("listening on http://\(shownHost):\(port)")
+                logger.notice("listening on \(scheme)://\(shownHost):\(port)")
                 await onListening(port)
             },
             logger: logger
@@ -202,4 +217,8 @@ struct CamerasService: Service {
         }
         registry.feed.finishAll()
     }
+}
+
+struct TLSSetupError: Error, CustomStringConvertible {
+    let description: String
 }

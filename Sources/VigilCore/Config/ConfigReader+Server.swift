@@ -9,6 +9,7 @@ extension ConfigReader {
                 if let n = r.int(node, path, range: 1...100_000) { server.maxClientsPerCamera = n }
             }
         ),
+        ("tls", { r, node, path, server in server.tls = r.readTLS(node, path) }),
         (
             "idle_timeout",
             { r, node, path, server in

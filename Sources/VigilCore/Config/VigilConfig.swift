@@ -30,8 +30,21 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxClientsPerCamera: Int = 256
     /// An idle keep-alive connection (no request in progress) is closed after this.
     public var idleTimeout: Duration = .seconds(60)
+    /// `tls: {cert, key}`: PEM files; the server then speaks HTTPS and WSS only.
+    public var tls: TLSFiles?
 
     public init() {}
+}
+
+/// A certificate chain and its private key, PEM files.
+public struct TLSFiles: Sendable, Equatable {
+    public var cert: String
+    public var key: String
+
+    public init(cert: String, key: String) {
+        self.cert = cert
+        self.key = key
+    }
 }
 
 /// One camera under `cameras:`.

@@ -1,6 +1,7 @@
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Closes a connection whose first request head has not arrived within
 /// `timeout` (server.idle_timeout).
@@ -72,16 +73,22 @@ final class FirstRequestDeadline: ChannelInboundHandler, RemovableChannelHandler
 
 /// The HTTP/1 + WebSocket child channel with a `FirstRequestDeadline` in
 /// front of it.
+/// Each accepted connection: TLS first when configured (so that everything
+/// after it reads plain HTTP), then the first-request deadline, then the
+/// HTTP/WebSocket pipeline.
 struct DeadlineChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     typealias Value = Inner.Value
 
     let inner: Inner
     let firstRequestTimeout: TimeAmount
+    var tls: NIOSSLContext? = nil
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         do {
-            try channel.pipeline.syncOperations.addHandler(
-                FirstRequestDeadline(timeout: firstRequestTimeout), position: .first)
+            if let tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            }
+            try channel.pipeline.syncOperations.addHandler(FirstRequestDeadline(timeout: firstRequestTimeout))
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }

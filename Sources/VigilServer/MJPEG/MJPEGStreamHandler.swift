@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import NIOSSL
 import VigilAPI
 import VigilCore
 
@@ -165,7 +166,9 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // write of the shared part buffer, with no per-viewer encoding.
         let writer = RawStreamWriter()
         do {
-            try context.pipeline.syncOperations.addHandler(writer, position: .first)
+            // Right after TLS when there is TLS: its bytes must be encrypted.
+            let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+            try context.pipeline.syncOperations.addHandler(writer, position: tls.map { .after($0) } ?? .first)
         } catch {
             context.close(promise: nil)
             return

@@ -55,7 +55,9 @@ final class VigilProcess: @unchecked Sendable {
     }
 
     static func listeningPort(in log: String) -> Int? {
-        guard let range = log.range(of: "listening on http://") else { return nil }
+        guard let range = log.range(of: "listening on http://") ?? log.range(of: "listening on https://") else {
+            return nil
+        }
         let address = log[range.upperBound...].prefix { !$0.isWhitespace }
         guard let colon = address.lastIndex(of: ":") else { return nil }
         return Int(address[address.index(after: colon)...].prefix { $0.isNumber })
