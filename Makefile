@@ -15,7 +15,7 @@ RELEASE_FLAGS = -c release --static-swift-stdlib --scratch-path .build-static \
 	-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
 export RELEASE_FLAGS
 
-.PHONY: deps build run test bench soak lint format release screenshot
+.PHONY: deps build run test bench soak lint format release screenshot fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -66,3 +66,9 @@ lint:
 
 format:
 	$(SWIFT) format -i -r Sources Tests
+
+# libFuzzer on every parser of outside bytes, FUZZ_SECONDS each (default 60).
+# Corpora grow in .build-fuzz/corpus; a crash leaves its input in Fuzz/crashes.
+fuzz: deps
+	scripts/fuzz.sh
+

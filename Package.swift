@@ -136,6 +136,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // libFuzzer harnesses (`make fuzz`); not part of the normal build's products.
+        .executableTarget(
+            name: "vigil-fuzz",
+            dependencies: [
+                "VigilAPI",
+                "VigilCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "VigilCoreTests",
             dependencies: [

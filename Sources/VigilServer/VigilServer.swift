@@ -87,6 +87,7 @@ public struct VigilServer: Sendable {
     > {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: RequestTargetLimit())
         router.add(middleware: AccessMiddleware(access: access))
         AuthRoutes(access: access).register(on: router)
         router.get("/healthz") { _, _ in
@@ -134,10 +135,15 @@ public struct VigilServer: Sendable {
         )
         let idleTimeout = TimeAmount.milliseconds(Int64(config.server.idleTimeout.seconds * 1000))
         let sockets = socketRouter
+        let connections = ConnectionsPerAddress(limit: config.server.maxConnectionsPerAddress, logger: logger)
         let channelConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
             http1: .init(
                 additionalChannelHandlers: [MJPEGStreamHandler(environment: environment)],
-                idleTimeout: idleTimeout
+                idleTimeout: idleTimeout,
+                // Request heads are small: one header at most 8 KiB, all at most
+                // 16 KiB, at most 100 of them (NIO's defaults are 80 KiB).
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: 8 * 1024, maxHeaderListSize: 16 * 1024, maxHeaderFieldCount: 100)
             ),
             ws: .init(
                 // Ingest frames up to twice the limit are read (and refused
@@ -154,7 +160,7 @@ public struct VigilServer: Sendable {
                 inner: HTTP1WebSocketUpgradeChannel(responder: responder, configuration: channelConfiguration) {
                     request, channel, _ in sockets.upgrade(request, channel: channel)
                 },
-                firstRequestTimeout: idleTimeout, tls: tls)
+                firstRequestTimeout: idleTimeout, tls: tls, connections: connections)
         }
         let scheme = tls == nil ? "http" : "https"
         let host = config.server.host

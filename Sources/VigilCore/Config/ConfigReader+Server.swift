@@ -11,6 +11,12 @@ extension ConfigReader {
         ),
         ("tls", { r, node, path, server in server.tls = r.readTLS(node, path) }),
         (
+            "max_connections_per_address",
+            { r, node, path, server in
+                if let n = r.int(node, path, range: 1...100_000) { server.maxConnectionsPerAddress = n }
+            }
+        ),
+        (
             "idle_timeout",
             { r, node, path, server in
                 if let d = r.duration(node, path, min: .milliseconds(100)) { server.idleTimeout = d }

@@ -30,6 +30,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxClientsPerCamera: Int = 256
     /// An idle keep-alive connection (no request in progress) is closed after this.
     public var idleTimeout: Duration = .seconds(60)
+    /// Open connections from one client address; more are closed at once.
+    public var maxConnectionsPerAddress: Int = 128
     /// `tls: {cert, key}`: PEM files; the server then speaks HTTPS and WSS only.
     public var tls: TLSFiles?
 

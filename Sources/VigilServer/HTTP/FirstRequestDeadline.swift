@@ -82,8 +82,13 @@ struct DeadlineChildChannel<Inner: ServerChildChannel>: ServerChildChannel {
     let inner: Inner
     let firstRequestTimeout: TimeAmount
     var tls: NIOSSLContext? = nil
+    var connections: ConnectionsPerAddress? = nil
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        if let connections, !connections.admit(channel) {
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
         do {
             if let tls {
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))

@@ -1,16 +1,16 @@
 /// A route's path such as `/cameras/{id}/live`: fixed segments, and `{name}`
 /// segments that match any one segment.
-struct PathPattern: Sendable, CustomStringConvertible {
-    let segments: [String]
-    let description: String
+public struct PathPattern: Sendable, CustomStringConvertible {
+    public let segments: [String]
+    public let description: String
 
-    init(_ path: String) {
+    public init(_ path: String) {
         description = path
         segments = path.split(separator: "/").map(String.init)
     }
 
     /// The `{name}` values when `path` (without its query) matches.
-    func match(_ path: some StringProtocol) -> [String: String]? {
+    public func match(_ path: some StringProtocol) -> [String: String]? {
         let actual = path.split(separator: "/", omittingEmptySubsequences: true)
         guard segments.count == actual.count else { return nil }
         var parameters: [String: String] = [:]
