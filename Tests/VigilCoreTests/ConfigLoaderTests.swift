@@ -123,6 +123,15 @@ import VigilCore
     }
 
     @Test func durations() {
+        // Found by `make fuzz`: a number of seconds too large for a Duration
+        // crashed the parser; it is now no duration, and the config says so.
+        #expect(DurationParser.parse(String(repeating: "4", count: 60) + "  ") == nil)
+        #expect(DurationParser.parse("1e300s") == nil)
+        #expect(DurationParser.parse("9e15ms") == nil)
+        #expect(DurationParser.parse("100000h") == .seconds(360_000_000))
+        #expect(throws: ConfigErrors.self) {
+            try ConfigLoader.parse("cameras:\n  a:\n    source: {kind: push}\n    stale_after: 1e300\n")
+        }
         #expect(DurationParser.parse("500ms") == .milliseconds(500))
         #expect(DurationParser.parse("5s") == .seconds(5))
         #expect(DurationParser.parse("2m") == .seconds(120))
