@@ -2,8 +2,9 @@
 # Installs what Vigil needs to build and test, if missing: system packages
 # (libjpeg-turbo, SQLite; for the tests Chromium with its driver and openssl,
 # which makes the TLS test's certificate)
-# and, in .build-python/venv, Selenium (browser test) and matplotlib (the
-# soak's plot) from PyPI.
+# and, in .build-python/venv, Selenium (browser test), matplotlib (the soak's
+# plot), python-socketio and aiohttp (a real Socket.IO server for the tests)
+# from PyPI.
 # Usage: scripts/install-deps.sh        (Debian/Ubuntu; uses sudo when not root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,11 +42,12 @@ if [ ${#missing_build[@]} -gt 0 ] || [ ${#missing_browser[@]} -gt 0 ]; then
     fi
 fi
 
-# Python tools for the browser test and the soak, in a virtualenv of their own.
+# Python tools for the browser test, the soak and the Socket.IO upstream of
+# the tests, in a virtualenv of their own.
 venv=.build-python/venv
-if ! "$venv/bin/python" -c "import selenium, matplotlib" 2>/dev/null; then
-    echo "install-deps: installing Selenium and matplotlib into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "selenium>=4.20,<5" "matplotlib>=3.8,<4"
+if ! "$venv/bin/python" -c "import selenium, matplotlib, socketio, aiohttp" 2>/dev/null; then
+    echo "install-deps: installing Selenium, matplotlib, python-socketio and aiohttp into $venv" >&2
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "selenium>=4.20,<5" "matplotlib>=3.8,<4" \
+        "python-socketio>=5.11,<6" "aiohttp>=3.9,<4"
 fi

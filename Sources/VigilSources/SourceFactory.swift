@@ -18,6 +18,8 @@ public enum SourceFactory {
             return { MJPEGSource(context: context, config: config) }
         case .websocket(let config):
             return { WebSocketSource(context: context, config: config) }
+        case .socketIO(let config):
+            return { SocketIOSource(context: context, config: config) }
         case .push:
             return { PushSource(inbox: inbox) }
         }

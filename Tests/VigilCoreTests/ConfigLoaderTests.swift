@@ -244,4 +244,38 @@ import VigilCore
                 ])
         }
     }
+
+    @Test func readsSocketIOSources() throws {
+        let config = try ConfigLoader.parse(
+            """
+            cameras:
+              runner:
+                source: {kind: socketio, url: "http://runner:5000", namespace: /stream, event: snap, auth: '{"token": "x"}', payload: data.image}
+              plain:
+                source: {kind: socketio, url: "https://runner"}
+            """)
+        var expected = SocketIOConfig(url: "http://runner:5000")
+        expected.namespace = "/stream"
+        expected.event = "snap"
+        expected.auth = #"{"token": "x"}"#
+        expected.payload = .base64(path: ["data", "image"])
+        #expect(config.cameras[0].source == .socketIO(expected))
+        #expect(config.cameras[1].source == .socketIO(SocketIOConfig(url: "https://runner")))
+
+        let mistakes = [
+            ("{kind: socketio}", "url: missing"),
+            ("{kind: socketio, url: \"ws://runner\"}", "only http:// or https:// URLs"),
+            ("{kind: socketio, url: \"http://r\", namespace: stream}", "a namespace starts with /"),
+            ("{kind: socketio, url: \"http://r\", auth: '[1]'}", "expected a JSON object"),
+            ("{kind: socketio, url: \"http://r\", payload: data..image}", "expected binary or a JSON path"),
+        ]
+        for (source, words) in mistakes {
+            do {
+                _ = try ConfigLoader.parse("cameras:\n  a:\n    source: \(source)\n")
+                Issue.record("\(source) was accepted")
+            } catch let errors as ConfigErrors {
+                #expect(errors.description.contains(words), "\(source): \(errors)")
+            }
+        }
+    }
 }

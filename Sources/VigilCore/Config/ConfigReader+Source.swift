@@ -1,3 +1,5 @@
+import VigilAPI
+
 extension ConfigReader {
     /// `kind` is read before the table of its kind; it is a key of every table.
     private static let kindField: (key: String, read: ConfigSection<SourceDraft>.Read) = ("kind", { _, _, _, _ in })
@@ -9,6 +11,7 @@ extension ConfigReader {
         var stopGrace: Duration = .seconds(2)
         var url: String?
         var mjpeg = MJPEGConfig(url: "")
+        var socketIO = SocketIOConfig(url: "")
     }
 
     static let sourceSections: [String: ConfigSection<SourceDraft>] = [
@@ -41,6 +44,59 @@ extension ConfigReader {
             ("url", { r, node, path, d in d.url = r.url(node, path, schemes: ["ws", "wss"]) }),
         ]),
         "push": ConfigSection([kindField]),
+        "socketio": ConfigSection([
+            kindField,
+            ("url", { r, node, path, d in d.url = r.url(node, path, schemes: ["http", "https"]) }),
+            (
+                "namespace",
+                { r, node, path, d in
+                    guard let text = r.string(node, path) else { return }
+                    if text.hasPrefix("/"), text.utf8.count <= 128, !text.contains(",") {
+                        d.socketIO.namespace = text
+                    } else {
+                        r.fail(path, "a namespace starts with / (at most 128 characters, no comma)")
+                    }
+                }
+            ),
+            (
+                "event",
+                { r, node, path, d in
+                    guard let text = r.nonEmptyString(node, path) else { return }
+                    if text.utf8.count <= 128 {
+                        d.socketIO.event = text
+                    } else {
+                        r.fail(path, "at most 128 characters")
+                    }
+                }
+            ),
+            (
+                "auth",
+                { r, node, path, d in
+                    guard let text = r.string(node, path) else { return }
+                    if case .object? = try? WireJSON.decode(JSONValue.self, from: text) {
+                        d.socketIO.auth = text
+                    } else {
+                        r.fail(path, "expected a JSON object as a string, e.g. '{\"token\": \"…\"}'")
+                    }
+                }
+            ),
+            (
+                "payload",
+                { r, node, path, d in
+                    guard let text = r.nonEmptyString(node, path) else { return }
+                    if text == "binary" {
+                        d.socketIO.payload = .binary
+                    } else {
+                        let keys = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                        if keys.allSatisfy({ !$0.isEmpty }) {
+                            d.socketIO.payload = .base64(path: keys)
+                        } else {
+                            r.fail(path, "expected binary or a JSON path such as data.image")
+                        }
+                    }
+                }
+            ),
+        ]),
         "mjpeg": ConfigSection([
             kindField,
             ("url", { r, node, path, d in d.url = r.url(node, path, schemes: ["http"]) }),
@@ -94,6 +150,11 @@ extension ConfigReader {
             return .exec(config)
         case "websocket":
             return required(draft.url, "url", "the ws:// URL").map { .websocket(WebSocketSourceConfig(url: $0)) }
+        case "socketio":
+            guard let url = required(draft.url, "url", "the Socket.IO server's http:// URL") else { return nil }
+            var config = draft.socketIO
+            config.url = url
+            return .socketIO(config)
         case "mjpeg":
             guard let url = required(draft.url, "url", "the stream's http:// URL") else { return nil }
             var config = draft.mjpeg

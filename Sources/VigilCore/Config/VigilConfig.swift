@@ -75,6 +75,7 @@ public enum SourceConfig: Sendable, Equatable {
     case exec(ExecConfig)
     case mjpeg(MJPEGConfig)
     case websocket(WebSocketSourceConfig)
+    case socketIO(SocketIOConfig)
     case push
 
     /// The `kind` name used in the config file.
@@ -84,11 +85,12 @@ public enum SourceConfig: Sendable, Equatable {
         case .exec: return "exec"
         case .mjpeg: return "mjpeg"
         case .websocket: return "websocket"
+        case .socketIO: return "socketio"
         case .push: return "push"
         }
     }
 
-    public static let kinds = ["testpattern", "exec", "mjpeg", "websocket", "push"]
+    public static let kinds = ["testpattern", "exec", "mjpeg", "websocket", "socketio", "push"]
 }
 
 /// `kind: websocket`: a WebSocket sending one JPEG per binary message.
