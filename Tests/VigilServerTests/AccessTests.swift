@@ -210,7 +210,7 @@ import VigilAPI
             try await waitUntil("the lockout ends", timeout: .seconds(10), every: .milliseconds(200)) {
                 try attempt(Self.password) == 200
             }
-            #expect(server.output.contains("locked out 127.0.0.1"))
+            try await waitUntil("the lockout logged") { server.output.contains("locked out 127.0.0.1") }
             #expect(!server.output.contains("wrong-1"), "no password in the log")
         }
     }
@@ -242,7 +242,8 @@ import VigilAPI
         let token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(
             in: .whitespacesAndNewlines)
         #expect(token.count == 48)
-        #expect(server.output.contains("?token=\(token)"), "the URL with the token is printed")
+        // Printed right after the listening line, which is what the start waited for.
+        try await waitUntil("the URL with the token printed") { server.output.contains("?token=\(token)") }
         let open = try HTTPTestClient.request(port: server.port, "GET", "/api/v1/cameras")
         #expect(open.status == 401)
         let withToken = try HTTPTestClient.request(port: server.port, "GET", "/api/v1/cameras?token=\(token)")
