@@ -75,8 +75,8 @@ public enum ServerMessage: Codable, Sendable, Equatable {
         case .ping(let version): try encodeTag(type, version: version, to: encoder)
         case .pong: try encodeTag(type, to: encoder)
         case .error(let error): try encodeTagged(error, type: type, to: encoder)
-        case .motion(let change): try encodeTagged(change, type: type, version: change.version, to: encoder)
-        case .capture(let change): try encodeTagged(change, type: type, version: change.version, to: encoder)
+        case .motion(let change): try change.encode(to: encoder)
+        case .capture(let change): try change.encode(to: encoder)
         case .session(let change): try encodeTagged(change.change, type: type, version: change.version, to: encoder)
         }
     }
@@ -99,16 +99,10 @@ public enum ServerMessage: Codable, Sendable, Equatable {
         case "pong": self = .pong
         case "error": self = .error(try SocketError(from: decoder))
         default:
-            if let kind = MotionChange.Kind(rawValue: type) {
-                var change = try MotionChange(from: decoder)
-                change.kind = kind
-                change.version = try versioned()
-                self = .motion(change)
-            } else if let kind = CaptureChange.Kind(rawValue: type) {
-                var change = try CaptureChange(from: decoder)
-                change.kind = kind
-                change.version = try versioned()
-                self = .capture(change)
+            if MotionChange.Kind(rawValue: type) != nil {
+                self = .motion(try MotionChange(from: decoder))
+            } else if CaptureChange.Kind(rawValue: type) != nil {
+                self = .capture(try CaptureChange(from: decoder))
             } else if let kind = SessionChangeMessage.Kind(rawValue: type) {
                 self = .session(
                     SessionChangeMessage(kind: kind, version: try versioned(), change: try SessionChange(from: decoder))
@@ -140,78 +134,87 @@ public struct SocketError: Codable, Sendable, Equatable, Error {
     }
 }
 
-/// `motion_start` / `motion_end`.
-public struct MotionChange: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
-        case started = "motion_start"
-        case ended = "motion_end"
-    }
+/// A record that a camera's change message carries: the key it is under
+/// and the message types that carry it.
+public protocol CameraChangeRecord: Codable, Sendable, Equatable {
+    associatedtype ChangeKind: RawRepresentable, Codable, Sendable, Equatable where ChangeKind.RawValue == String
+    /// The record's key next to `type`, `version` and `camera`.
+    static var changeKey: String { get }
+}
+
+/// A camera's record changed: `{"type", "version", "camera", KEY: record}`
+/// (`motion_*` with the event, `capture_*` with the capture).
+public struct CameraRecordChange<Record: CameraChangeRecord>: Codable, Sendable, Equatable {
+    public typealias Kind = Record.ChangeKind
 
     public var kind: Kind
     public var version: UInt64
     public var camera: String
-    public var event: MotionEvent
+    public var record: Record
 
-    public init(kind: Kind, version: UInt64, camera: String, event: MotionEvent) {
+    public init(kind: Kind, version: UInt64, camera: String, record: Record) {
         self.kind = kind
         self.version = version
         self.camera = camera
-        self.event = event
+        self.record = record
     }
 
-    enum CodingKeys: String, CodingKey { case camera, event }
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+        static var type: Key { Key(stringValue: "type") }
+        static var version: Key { Key(stringValue: "version") }
+        static var camera: Key { Key(stringValue: "camera") }
+        static var record: Key { Key(stringValue: Record.changeKey) }
+    }
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kind = .started
-        version = 0
+        let container = try decoder.container(keyedBy: Key.self)
+        let type = try container.decode(String.self, forKey: .type)
+        guard let kind = Kind(rawValue: type) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .type, in: container, debugDescription: "'\(type)' is not a \(Record.self) change")
+        }
+        self.kind = kind
+        version = try container.decode(UInt64.self, forKey: .version)
         camera = try container.decode(String.self, forKey: .camera)
-        event = try container.decode(MotionEvent.self, forKey: .event)
+        record = try container.decode(Record.self, forKey: .record)
     }
 
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(kind.rawValue, forKey: .type)
+        try container.encode(version, forKey: .version)
         try container.encode(camera, forKey: .camera)
-        try container.encode(event, forKey: .event)
+        try container.encode(record, forKey: .record)
     }
 }
 
-/// `capture_started` / `capture_done` / `capture_failed`.
-public struct CaptureChange: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
+extension MotionEvent: CameraChangeRecord {
+    public enum ChangeKind: String, Codable, Sendable {
+        case started = "motion_start"
+        case ended = "motion_end"
+    }
+
+    public static let changeKey = "event"
+}
+
+extension Capture: CameraChangeRecord {
+    public enum ChangeKind: String, Codable, Sendable {
         case started = "capture_started"
         case done = "capture_done"
         case failed = "capture_failed"
     }
 
-    public var kind: Kind
-    public var version: UInt64
-    public var camera: String
-    public var capture: Capture
-
-    public init(kind: Kind, version: UInt64, camera: String, capture: Capture) {
-        self.kind = kind
-        self.version = version
-        self.camera = camera
-        self.capture = capture
-    }
-
-    enum CodingKeys: String, CodingKey { case camera, capture }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kind = .started
-        version = 0
-        camera = try container.decode(String.self, forKey: .camera)
-        capture = try container.decode(Capture.self, forKey: .capture)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(camera, forKey: .camera)
-        try container.encode(capture, forKey: .capture)
-    }
+    public static let changeKey = "capture"
 }
+
+/// `motion_start` / `motion_end`.
+public typealias MotionChange = CameraRecordChange<MotionEvent>
+/// `capture_started` / `capture_done` / `capture_failed`.
+public typealias CaptureChange = CameraRecordChange<Capture>
 
 /// `session_*` on the events socket.
 public struct SessionChangeMessage: Sendable, Equatable {

@@ -138,7 +138,7 @@ import VigilSources
                     #expect(stamped >= version)
                     version = max(version, stamped)
                 case .capture(let change):
-                    #expect(change.version > version && change.capture.id == capture.id)
+                    #expect(change.version > version && change.record.id == capture.id)
                     version = change.version
                 default: break
                 }

@@ -127,7 +127,7 @@ extension Camera {
 
     private func publish(_ kind: CaptureChange.Kind, _ record: CaptureRecord) {
         let (camera, capture) = (id, record.wire)
-        feed.publish { .capture(CaptureChange(kind: kind, version: $0, camera: camera, capture: capture)) }
+        feed.publish { .capture(CaptureChange(kind: kind, version: $0, camera: camera, record: capture)) }
     }
 
     private func save(_ record: CaptureRecord) {

@@ -169,10 +169,11 @@ final class MotionRecorder: Sendable {
 
     private func publish(_ kind: MotionChange.Kind, _ record: MotionEventRecord, hook: HookConfig?, hookName: String) {
         let (camera, event) = (camera, record.wire)
-        let version = feed.publish { .motion(MotionChange(kind: kind, version: $0, camera: camera, event: event)) }
+        let version = feed.publish { .motion(MotionChange(kind: kind, version: $0, camera: camera, record: event)) }
         if let hook, let hooks {
             // The same object the events socket sends.
-            let payload = ServerMessage.motion(MotionChange(kind: kind, version: version, camera: camera, event: event))
+            let payload = ServerMessage.motion(
+                MotionChange(kind: kind, version: version, camera: camera, record: event))
             hooks.run(hook, name: "\(hookName) \(record.id)", payload: WireJSON.text(payload))
         }
     }

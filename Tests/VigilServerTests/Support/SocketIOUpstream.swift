@@ -29,15 +29,7 @@ final class SocketIOUpstream: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        let log = self.log
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            log.append(String(decoding: data, as: UTF8.self))
-        }
+        log.collect(from: output)
         try process.run()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, process.isRunning {

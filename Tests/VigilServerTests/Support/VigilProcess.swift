@@ -31,15 +31,7 @@ final class VigilProcess: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = stderrPipe
         process.standardInput = FileHandle.nullDevice
-        let log = self.log
-        stderrPipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            log.append(String(decoding: data, as: UTF8.self))
-        }
+        log.collect(from: stderrPipe)
         try process.run()
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
@@ -91,4 +83,16 @@ final class LogBuffer: Sendable {
     private let storage = Mutex<String>("")
     var text: String { storage.withLock { $0 } }
     func append(_ text: String) { storage.withLock { $0 += text } }
+
+    /// Appends what a child process writes to `pipe`, as it arrives.
+    func collect(from pipe: Pipe) {
+        pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            append(String(decoding: data, as: UTF8.self))
+        }
+    }
 }
