@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """A real Socket.IO v5 server (python-socketio on aiohttp) emitting JPEG
 frames, for Vigil's `socketio` source tests. Prints `listening on PORT`,
-then `connect SID` and `disconnect SID` for every namespace session.
+then `connect SID TIME` and `disconnect SID` for every namespace session.
+
+Lines on stdin change its behaviour while it runs (each acknowledged with
+`COMMAND TIME` on stdout, TIME in seconds since the epoch):
+  mute      stop emitting frames, keep every session and its heartbeat
+            (the zombie: connected, pinging, silent)
+  unmute    emit again
+  no-ping   stop the heartbeat (the server announces a huge ping interval
+            from now on; the running wait for the next ping still ends)
+  kick      disconnect every namespace session
 
 Usage: socketio_upstream.py --frames-dir DIR [--namespace /cam] [--event frame]
            [--payload binary|data.image] [--fps 10] [--token SECRET]
-           [--ping-interval 1] [--ping-timeout 1]
+           [--ping-interval 1] [--ping-timeout 1] [--port 0]
 """
 
 import argparse
@@ -13,6 +22,7 @@ import asyncio
 import base64
 import os
 import sys
+import time
 
 import socketio
 from aiohttp import web
@@ -28,6 +38,7 @@ def main():
     parser.add_argument("--token", default=None)
     parser.add_argument("--ping-interval", type=float, default=1)
     parser.add_argument("--ping-timeout", type=float, default=1)
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
 
     names = sorted(n for n in os.listdir(args.frames_dir) if n.endswith(".jpg"))
@@ -43,7 +54,7 @@ def main():
     async def connect(sid, environ, auth=None):
         if args.token is not None and (auth or {}).get("token") != args.token:
             raise socketio.exceptions.ConnectionRefusedError("bad token")
-        print(f"connect {sid}", flush=True)
+        print(f"connect {sid} {time.time():.3f}", flush=True)
 
     async def disconnect(sid, *rest):
         print(f"disconnect {sid}", flush=True)
@@ -51,9 +62,33 @@ def main():
     sio.on("connect", connect, namespace=args.namespace)
     sio.on("disconnect", disconnect, namespace=args.namespace)
 
+    muted = False
+
+    async def obey_stdin():
+        nonlocal muted
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return
+            command = line.strip()
+            if command == "mute":
+                muted = True
+            elif command == "unmute":
+                muted = False
+            elif command == "no-ping":
+                sio.eio.ping_interval = 3600
+            elif command == "kick":
+                for sid in list(sio.manager.get_participants(args.namespace, None)):
+                    await sio.disconnect(sid[0], namespace=args.namespace)
+            print(f"{command} {time.time():.3f}", flush=True)
+
     async def emit_frames():
         index = 0
         while True:
+            if muted:
+                await asyncio.sleep(0.05)
+                continue
             jpeg = frames[index % len(frames)]
             if args.payload == "binary":
                 payload = jpeg
@@ -68,10 +103,11 @@ def main():
     async def serve():
         runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", args.port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         print(f"listening on {port}", flush=True)
+        asyncio.get_running_loop().create_task(obey_stdin())
         await emit_frames()
 
     asyncio.run(serve())

@@ -82,6 +82,8 @@ final class SocketIOSession: Sendable {
     /// server may stay silent.
     private let heartbeat = Mutex<(last: ContinuousClock.Instant, limit: Duration)>(
         (.now, SocketIOSource.openTimeout))
+    /// Since when a binary event waits for its attachments, and how many came.
+    private let pendingSince = Mutex<(since: ContinuousClock.Instant, needed: Int, received: Int)?>(nil)
 
     init(config: SocketIOConfig, maxFrameBytes: Int, sink: FrameSink, logger: Logger) {
         self.config = config
@@ -100,36 +102,59 @@ final class SocketIOSession: Sendable {
         }
     }
 
+    /// Ends the attempt when the server's heartbeat stops, or when a binary
+    /// event's attachments do not come within the same window (a server
+    /// sends them right after the event).
     private func watchHeartbeat() async throws {
         while true {
             try await Task.sleep(for: .milliseconds(250))
             let (last, limit) = heartbeat.withLock { $0 }
-            if ContinuousClock.now - last > limit {
+            let waiting = pendingSince.withLock { $0 }
+            let now = ContinuousClock.now
+            if now - last > limit {
                 throw SourceEnded("socketio \(config.url): no heartbeat from the server for \(limit)")
+            }
+            if let waiting, now - waiting.since > limit {
+                throw SourceEnded(
+                    "socketio \(config.url): a binary event announced \(waiting.needed) attachment(s); "
+                        + "\(waiting.received) came in \(limit)")
             }
         }
     }
 
+    /// A binary event whose attachments are still coming.
+    private struct PendingEvent {
+        var data: JSONValue?
+        var needed: Int
+        var buffers: [ByteBuffer] = []
+    }
+
     private func read(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        var pending: (data: JSONValue?, needed: Int, buffers: [ByteBuffer])?
-        var skipped = 0
+        var pending: PendingEvent?
         for try await message in inbound.messages(maxSize: maxFrameBytes * 2 + 64 * 1024) {
             switch message {
             case .binary(let buffer):
                 guard var event = pending else {
-                    skipped += 1
+                    sink.reject("a binary message outside a binary event")
                     continue
                 }
                 event.buffers.append(buffer)
                 if event.buffers.count == event.needed {
                     pending = nil
-                    if !deliver(event.data, attachments: event.buffers) { skipped += 1 }
+                    pendingSince.withLock { $0 = nil }
+                    deliver(event.data, attachments: event.buffers)
                 } else {
                     pending = event
+                    pendingSince.withLock { $0?.received = event.buffers.count }
                 }
             case .text(let text):
                 guard let packet = EngineIOPacket.parse(text) else {
-                    skipped += 1
+                    if text.hasPrefix("0{") {
+                        throw SourceEnded(
+                            "socketio \(config.url): the server's open packet has no usable pingInterval and pingTimeout: \(Self.excerpt(text))"
+                        )
+                    }
+                    sink.reject("not an Engine.IO or Socket.IO packet: \(Self.excerpt(text))")
                     continue
                 }
                 switch packet {
@@ -153,12 +178,21 @@ final class SocketIOSession: Sendable {
                         throw SourceEnded(
                             "socketio \(config.url): the server disconnected namespace \(config.namespace)")
                     case .event:
-                        if !deliver(socket.data, attachments: []) { skipped += 1 }
+                        deliver(socket.data, attachments: [])
                     case .binaryEvent:
+                        if let unfinished = pending {
+                            // Never a frame from parts of two events.
+                            sink.reject(
+                                "a binary event got \(unfinished.buffers.count) of \(unfinished.needed) attachment(s) before the next event"
+                            )
+                        }
                         if socket.attachments == 0 {
-                            if !deliver(socket.data, attachments: []) { skipped += 1 }
+                            pending = nil
+                            pendingSince.withLock { $0 = nil }
+                            deliver(socket.data, attachments: [])
                         } else {
-                            pending = (socket.data, socket.attachments, [])
+                            pending = PendingEvent(data: socket.data, needed: socket.attachments)
+                            pendingSince.withLock { $0 = (.now, socket.attachments, 0) }
                         }
                     case .ack, .binaryAck:
                         break
@@ -168,13 +202,26 @@ final class SocketIOSession: Sendable {
                 }
             }
         }
-        throw SourceEnded("socketio \(config.url): connection ended (\(skipped) messages were not frames)")
+        let (count, last) = sink.rejections
+        throw SourceEnded(
+            "socketio \(config.url): connection ended (\(count) messages were not frames\(last.map { "; the last: \($0)" } ?? ""))"
+        )
     }
 
-    /// Publishes the JPEG an event carries; false when it carries none.
-    private func deliver(_ data: JSONValue?, attachments: [ByteBuffer]) -> Bool {
-        guard case .array(let items)? = data, items.first?.stringValue == config.event, items.count >= 2 else {
-            return false
+    /// The start of a text message, for a log line.
+    private static func excerpt(_ text: String) -> String {
+        text.count <= 40 ? text : String(text.prefix(40)) + "…"
+    }
+
+    /// Publishes the JPEG an event carries, or records why it carries none.
+    private func deliver(_ data: JSONValue?, attachments: [ByteBuffer]) {
+        guard case .array(let items)? = data, let name = items.first?.stringValue, items.count >= 2 else {
+            sink.reject("an event without a name and an argument")
+            return
+        }
+        guard name == config.event else {
+            sink.reject("an event named \(name), not \(config.event)")
+            return
         }
         let argument = items[1]
         let bytes: ByteBuffer
@@ -182,18 +229,32 @@ final class SocketIOSession: Sendable {
         case .binary:
             guard case .bool(true)? = argument["_placeholder"], let index = argument["num"]?.intValue,
                 attachments.indices.contains(index)
-            else { return false }
+            else {
+                sink.reject("a \(name) event without a binary attachment")
+                return
+            }
             bytes = attachments[index]
         case .base64(let path):
             var value: JSONValue? = argument
             for key in path { value = value?[key] }
-            guard let text = value?.stringValue, text.utf8.count <= maxFrameBytes / 3 * 4 + 4,
-                let decoded = Data(base64Encoded: text)
-            else { return false }
+            guard let text = value?.stringValue else {
+                sink.reject("a \(name) event without a string at \(path.joined(separator: "."))")
+                return
+            }
+            guard text.utf8.count <= maxFrameBytes / 3 * 4 + 4, let decoded = Data(base64Encoded: text) else {
+                sink.reject("a \(name) event whose base64 is invalid or over max_frame_bytes")
+                return
+            }
             bytes = ByteBuffer(bytes: decoded)
         }
-        guard let jpeg = JPEGFrameParser.single(bytes, maxFrameBytes: maxFrameBytes) else { return false }
+        guard bytes.readableBytes <= maxFrameBytes else {
+            sink.reject("a frame of \(bytes.readableBytes) bytes, over max_frame_bytes (\(maxFrameBytes))")
+            return
+        }
+        guard let jpeg = JPEGFrameParser.single(bytes, maxFrameBytes: maxFrameBytes) else {
+            sink.reject("a \(name) payload that is not one JPEG")
+            return
+        }
         sink.deliver(jpeg)
-        return true
     }
 }

@@ -41,6 +41,7 @@ public struct WebSocketSource: FrameSource {
                     sink.deliver(jpeg)
                 } else {
                     skipped.add(1, ordering: .relaxed)
+                    sink.reject("a binary message that is not one JPEG of at most max_frame_bytes")
                 }
             }
         }

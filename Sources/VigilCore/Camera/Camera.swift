@@ -221,7 +221,8 @@ public actor Camera {
             let reason: String
             switch outcome {
             case .cancelled: return
-            case .stale(let age): reason = "stale: no frame for \(Self.format(age))"
+            case .stale(let age):
+                reason = "stale: no frame for \(Self.format(age))" + Self.describe(sink.rejections)
             case .failed(let message): reason = message
             }
             if let first = sink.firstFrameAt, ContinuousClock.now - first >= config.restart.stableAfter {
@@ -242,6 +243,13 @@ public actor Camera {
                 break
             }
         }
+    }
+
+    /// What a stale attempt received instead of frames, for `last_error`.
+    private static func describe(_ rejections: (count: Int, last: String?)) -> String {
+        guard rejections.count > 0, let last = rejections.last else { return "" }
+        let messages = rejections.count == 1 ? "1 message" : "\(rejections.count) messages"
+        return " (\(messages) skipped; the last: \(last))"
     }
 
     private func attemptEvent(_ event: AttemptEvent, generation: Int) {

@@ -39,6 +39,8 @@ public final class FrameSink: Sendable {
         var lastFrameAt: ContinuousClock.Instant
         var firstFrameAt: ContinuousClock.Instant?
         var frames = 0
+        var rejected = 0
+        var lastRejection: String?
     }
 
     public let hub: FrameHub
@@ -59,6 +61,20 @@ public final class FrameSink: Sendable {
             state.frames += 1
         }
         return hub.publish(jpeg, capturedAt: now)
+    }
+
+    /// Records a message that was not a frame (bad packet, not a JPEG, too
+    /// large), so that a camera going stale can say what it got instead.
+    public func reject(_ reason: String) {
+        state.withLock { state in
+            state.rejected += 1
+            state.lastRejection = reason
+        }
+    }
+
+    /// Messages this attempt skipped, and why the last one was skipped.
+    public var rejections: (count: Int, last: String?) {
+        state.withLock { ($0.rejected, $0.lastRejection) }
     }
 
     /// When the last frame arrived (or the attempt started).
