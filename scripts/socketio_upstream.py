@@ -5,9 +5,10 @@ then `connect SID TIME` and `disconnect SID` for every namespace session.
 
 Lines on stdin change its behaviour while it runs (each acknowledged with
 `COMMAND TIME` on stdout, TIME in seconds since the epoch):
-  mute      stop emitting frames, keep every session and its heartbeat
-            (the zombie: connected, pinging, silent)
-  unmute    emit again
+  mute      stop emitting frames to the sessions connected now, keeping
+            them and their heartbeat (the zombie of a broken client session:
+            connected, pinging, silent); later sessions get frames
+  unmute    emit to every session again
   no-ping   stop the heartbeat (the server announces a huge ping interval
             from now on; the running wait for the next ping still ends)
   kick      disconnect every namespace session
@@ -62,7 +63,7 @@ def main():
     sio.on("connect", connect, namespace=args.namespace)
     sio.on("disconnect", disconnect, namespace=args.namespace)
 
-    muted = False
+    muted = set()
 
     async def obey_stdin():
         nonlocal muted
@@ -73,9 +74,9 @@ def main():
                 return
             command = line.strip()
             if command == "mute":
-                muted = True
+                muted = {sid for sid, _ in sio.manager.get_participants(args.namespace, None)}
             elif command == "unmute":
-                muted = False
+                muted = set()
             elif command == "no-ping":
                 sio.eio.ping_interval = 3600
             elif command == "kick":
@@ -86,9 +87,6 @@ def main():
     async def emit_frames():
         index = 0
         while True:
-            if muted:
-                await asyncio.sleep(0.05)
-                continue
             jpeg = frames[index % len(frames)]
             if args.payload == "binary":
                 payload = jpeg
@@ -96,7 +94,7 @@ def main():
                 payload = base64.b64encode(jpeg).decode()
                 for key in reversed(args.payload.split(".")):
                     payload = {key: payload}
-            await sio.emit(args.event, payload, namespace=args.namespace)
+            await sio.emit(args.event, payload, namespace=args.namespace, skip_sid=list(muted) or None)
             index += 1
             await asyncio.sleep(1 / args.fps)
 

@@ -63,6 +63,18 @@ public enum ServerMessage: Codable, Sendable, Equatable {
         }
     }
 
+    /// The global version a message carries; nil for `pong` and `error`.
+    public var version: UInt64? {
+        switch self {
+        case .hello(let hello): return hello.version
+        case .state(let version, _), .ping(let version): return version
+        case .motion(let change): return change.version
+        case .capture(let change): return change.version
+        case .session(let change): return change.version
+        case .pong, .error: return nil
+        }
+    }
+
     private struct StateBody: Codable {
         var camera: CameraState
     }

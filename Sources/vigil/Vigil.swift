@@ -17,7 +17,7 @@ struct Vigil: AsyncParsableCommand {
         abstract: "A camera live-view server that keeps working for weeks.",
         subcommands: [
             Serve.self, CheckConfig.self, FakeCamera.self, CaptureCommand.self, Push.self, HashPassword.self,
-            NewToken.self,
+            NewToken.self, Watch.self,
         ],
         defaultSubcommand: Serve.self
     )

@@ -17,9 +17,10 @@ final class VigilProcess: @unchecked Sendable {
     var output: String { log.text }
 
     /// Starts the server with `config` (YAML) or no config; waits until it listens.
-    init(config: String?, dir: TempDir, dataDir: String? = nil, host: String = "127.0.0.1") throws {
+    /// `port` 0 picks a free one; a given port brings a server back where it was.
+    init(config: String?, dir: TempDir, dataDir: String? = nil, host: String = "127.0.0.1", port: Int = 0) throws {
         self.dataDir = dataDir ?? dir.file("data")
-        var arguments = ["serve", "--port", "0", "--data-dir", self.dataDir, "--host", host]
+        var arguments = ["serve", "--port", String(port), "--data-dir", self.dataDir, "--host", host]
         if let config {
             let path = dir.file("vigil-\(UUID().uuidString.prefix(8)).yml")
             try config.write(toFile: path, atomically: true, encoding: .utf8)

@@ -1,0 +1,116 @@
+import Foundation
+import Synchronization
+import Testing
+import VigilCore
+import VigilSources
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `vigil watch` as a detector would run it: a line on stdin asks for a
+/// frame; a fresh one is saved, and while the camera is stale the save is
+/// refused with the reason, never served from an old frame.
+@Suite(.serialized) struct WatchCommandTests {
+    /// A `vigil watch` child with a pipe on stdin and its stdout collected.
+    final class Watcher: @unchecked Sendable {
+        let process = Process()
+        let input = Pipe()
+        let output = LogBuffer()
+
+        init(_ arguments: [String]) throws {
+            process.executableURL = URL(fileURLWithPath: Binaries.vigil)
+            process.arguments = ["watch"] + arguments
+            let stdout = Pipe()
+            process.standardOutput = stdout
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = input
+            output.collect(from: stdout)
+            try process.run()
+        }
+
+        /// Lines it printed.
+        var lines: [Substring] { output.text.split(separator: "\n") }
+
+        /// Asks for a save; the line it answered with.
+        func ask() async throws -> Substring {
+            let before = lines.count
+            input.fileHandleForWriting.write(Data("detected\n".utf8))
+            try await waitUntil("vigil watch answers") { lines.count > before }
+            return lines[before]
+        }
+
+        func stop() {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    @Test func savesOnlyFreshFramesAndSaysWhyNot() async throws {
+        let config = """
+            cameras:
+              door:
+                source: {kind: push}
+                stale_after: 1s
+            """
+        try await withServer(config: config) { server, dir in
+            let renderer = try TestPatternRenderer(label: "door", width: 160, height: 120, quality: 80)
+            let frames = try (0..<3).map { FaultyMJPEGUpstream.bytes(try renderer.render(index: $0)) }
+            let push = { (index: Int) in
+                let answer = try HTTPTestClient.request(
+                    port: server.port, "POST", "/api/v1/cameras/door/frames", body: frames[index])
+                #expect(answer.status == 200, "\(answer.text)")
+            }
+            let saveDir = dir.file("shots")
+            let watcher = try Watcher([
+                "http://127.0.0.1:\(server.port)", "door", "--save-dir", saveDir, "--save-on", "stdin",
+                "--max-frame-age", "800ms", "--status-every", "0",
+            ])
+            defer { watcher.stop() }
+
+            // Before any frame: refused, with the reason.
+            let early = try await watcher.ask()
+            #expect(early.hasPrefix("not saved (asked on stdin): no frame received yet"), "\(early)")
+
+            // Fresh frames: saved, and the file is the frame the camera had.
+            try push(0)
+            try await waitUntil("door live") {
+                try HTTPTestClient.camera(port: server.port, "door")["phase"] as? String == "live"
+            }
+            try push(1)
+            var saved = try await watcher.ask()
+            // The frame may still be on its way to the watcher: ask again.
+            for _ in 0..<20 where !saved.hasPrefix("saved ") {
+                try push(1)
+                saved = try await watcher.ask()
+            }
+            #expect(saved.hasPrefix("saved "), "\(saved)")
+            let path = String(saved.dropFirst(6).prefix { $0 != " " })
+            let file = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+            #expect(file == frames[0] || file == frames[1], "the saved file is not a frame the camera had")
+
+            // The camera goes stale: every ask is refused, no file written.
+            try await waitUntil("door stale") {
+                try HTTPTestClient.camera(port: server.port, "door")["phase"] as? String == "stale"
+            }
+            let refused = try await watcher.ask()
+            #expect(refused.hasPrefix("not saved (asked on stdin): the newest frame is"), "\(refused)")
+            #expect(refused.contains("camera door is stale"), "\(refused)")
+            let files = try FileManager.default.contentsOfDirectory(atPath: saveDir)
+            #expect(files.count == 1, "\(files)")
+
+            // Frames again: saved again.
+            try push(2)
+            var again = try await watcher.ask()
+            for _ in 0..<20 where !again.hasPrefix("saved ") {
+                try push(2)
+                again = try await watcher.ask()
+            }
+            #expect(again.hasPrefix("saved "), "\(again)")
+            #expect(watcher.process.isRunning, "vigil watch runs until it is stopped")
+        }
+    }
+}
