@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Vigil benchmarks: framing parser throughput and MJPEG fan-out under load.
-# Usage: scripts/bench.sh            (everything, about 20 minutes)
+# Usage: scripts/bench.sh            (everything, about 25 minutes)
 #        BENCH_DURATION=20 BENCH_MOTION_SECONDS=600 scripts/bench.sh
 # Runs release builds. Every client connects to 127.0.0.1 only.
 set -euo pipefail
@@ -88,3 +88,7 @@ python3 scripts/bench_motion.py "$BIN/vigil" "$DURATION" "${BENCH_MOTION_SECONDS
 echo
 echo "== Recovery after upstream faults (kill: <= 0.5 s after the upstream is back; zombie: <= stale_after + 0.5 s)"
 python3 scripts/bench_recovery.py "$BIN/vigil"
+
+echo
+echo "== Recovery from a Socket.IO zombie (a session that keeps its heartbeat and sends nothing: <= stale_after + 0.5 s)"
+.build-python/venv/bin/python scripts/bench_socketio_recovery.py "$BIN/vigil"
