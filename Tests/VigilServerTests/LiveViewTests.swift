@@ -14,7 +14,7 @@ import VigilSources
 /// `VigilClient.LiveView` and `StateMirror` against a real `vigil serve`
 /// that is SIGKILLed and restarted, frozen (a zombie: TCP open, silent),
 /// paused by captures, and read by a consumer slower than the camera.
-@Suite(.serialized) struct LiveViewTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct LiveViewTests {
     static let config = """
         cameras:
           alpha: {source: {kind: testpattern, width: 160, height: 120, fps: 15}}
