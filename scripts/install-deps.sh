@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs to build and test, if missing: system packages
-# (libjpeg-turbo, SQLite; for the tests Chromium with its driver and openssl,
-# which makes the TLS test's certificate)
+# (libjpeg-turbo, SQLite; for the tests Chromium with its driver, openssl,
+# which makes the TLS test's certificate, and Prometheus with promtool, which
+# scrape and check /metrics; their services are not started: the tests start
+# their own on free ports)
 # and, in .build-python/venv, Selenium (browser test), matplotlib (the soak's
 # plot), python-socketio and aiohttp (a real Socket.IO server for the tests)
 # from PyPI.
@@ -11,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config)
 browser_packages=(chromium chromium-driver fonts-dejavu-core openssl)
+service_packages=(prometheus)
 
 missing_from() {
     for p in "$@"; do
@@ -22,16 +25,17 @@ missing_from() {
 
 missing_build=($(missing_from "${build_packages[@]}"))
 missing_browser=($(missing_from "${browser_packages[@]}"))
+missing_service=($(missing_from "${service_packages[@]}"))
 
-if [ ${#missing_build[@]} -gt 0 ] || [ ${#missing_browser[@]} -gt 0 ]; then
+if [ ${#missing_build[@]} -gt 0 ] || [ ${#missing_browser[@]} -gt 0 ] || [ ${#missing_service[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
-        echo "install-deps: please install: ${missing_build[*]} ${missing_browser[*]}" >&2
+        echo "install-deps: please install: ${missing_build[*]} ${missing_browser[*]} ${missing_service[*]}" >&2
         exit 1
     fi
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     export DEBIAN_FRONTEND=noninteractive
-    echo "install-deps: installing ${missing_build[*]} ${missing_browser[*]}" >&2
+    echo "install-deps: installing ${missing_build[*]} ${missing_browser[*]} ${missing_service[*]}" >&2
     $SUDO apt-get update -qq
     if [ ${#missing_build[@]} -gt 0 ]; then
         $SUDO apt-get install -y -qq --no-install-recommends "${missing_build[@]}" >/dev/null
@@ -39,6 +43,18 @@ if [ ${#missing_build[@]} -gt 0 ] || [ ${#missing_browser[@]} -gt 0 ]; then
     if [ ${#missing_browser[@]} -gt 0 ]; then
         # With recommends: Chromium's fonts and libraries for rendering.
         $SUDO apt-get install -y -qq "${missing_browser[@]}" >/dev/null
+    fi
+    if [ ${#missing_service[@]} -gt 0 ]; then
+        # Installed, not started: a policy-rc.d that says no for the
+        # duration of the install (unless the machine has one already).
+        policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+            $SUDO chmod 755 "$policy"
+        fi
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing_service[@]}" >/dev/null
+        if [ -n "$policy" ]; then $SUDO rm -f "$policy"; fi
     fi
 fi
 

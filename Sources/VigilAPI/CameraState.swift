@@ -10,7 +10,7 @@ public enum DesiredState: String, Sendable, Codable {
 }
 
 /// What the camera is doing now.
-public enum CameraPhase: String, Sendable, Codable {
+public enum CameraPhase: String, Sendable, Codable, CaseIterable {
     case stopped
     case starting
     case live

@@ -1,7 +1,9 @@
 /// What a credential may do. Each role may do what the ones below it may.
 public enum Role: String, Codable, Sendable, Comparable, CaseIterable {
+    /// `GET /metrics` only: for a Prometheus server's scrape token.
+    case metrics
     /// Streams, snapshots, the events socket, the lists of captures, motion
-    /// events and sessions.
+    /// events and sessions (and the metrics).
     case viewer
     /// And start, stop and capture.
     case `operator`
@@ -10,6 +12,7 @@ public enum Role: String, Codable, Sendable, Comparable, CaseIterable {
 
     private var rank: Int {
         switch self {
+        case .metrics: return -1
         case .viewer: return 0
         case .operator: return 1
         case .admin: return 2

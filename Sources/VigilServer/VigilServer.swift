@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import VigilCore
 import VigilSources
@@ -45,8 +46,14 @@ public struct VigilServer: Sendable {
         let setup = try AccessSetup.resolve(config, logger: logger)
         let host = config.server.host
         let tls = try config.server.tls.map(Self.tlsContext)
-        let application = makeApplication(registry: registry, ingest: ingest, access: setup.access, tls: tls) {
+        let progress = StartupProgress()
+        let metrics = MetricsExporter(registry: PrometheusCollectorRegistry(), cameras: registry)
+        _ = registry.feed.subscribe(metrics)
+        let application = makeApplication(
+            registry: registry, ingest: ingest, access: setup.access, metrics: metrics, tls: tls
+        ) {
             [logger] port in
+            progress.listening(on: port)
             if let token = setup.newAdminToken {
                 // Printed once, when the token is made; it stays in the data dir.
                 logger.notice(
@@ -55,12 +62,16 @@ public struct VigilServer: Sendable {
             }
             await onListening(port)
         }
-        let cameras = CamerasService(registry: registry, ingest: ingest, logger: logger)
+        let cameras = CamerasService(registry: registry, ingest: ingest, progress: progress, logger: logger)
+        let systemd = SystemdService(
+            notifier: SystemdNotifier(), progress: progress, registry: registry, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: application),
                     .init(service: cameras),
+                    // Ends at once when not under systemd: that ends nothing else.
+                    .init(service: systemd, successTerminationBehavior: .ignore),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
@@ -82,9 +93,9 @@ public struct VigilServer: Sendable {
     }
 
     /// Every HTTP route (the WebSocket paths answer plain requests with an error).
-    func makeRouter(registry: CameraRegistry, ingest: IngestSessions, access: AccessControl) -> Router<
-        VigilRequestContext
-    > {
+    func makeRouter(
+        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter? = nil
+    ) -> Router<VigilRequestContext> {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: RequestTargetLimit())
@@ -95,6 +106,8 @@ public struct VigilServer: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: "ok")))
         }
+        ReadinessRoute(registry: registry).register(on: router)
+        if let metrics { MetricsRoute(exporter: metrics).register(on: router) }
         WebPage.register(on: router)
         CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
@@ -114,10 +127,10 @@ public struct VigilServer: Sendable {
     }
 
     func makeApplication(
-        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, tls: NIOSSLContext?,
-        onListening: @escaping @Sendable (Int) async -> Void
+        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter,
+        tls: NIOSSLContext?, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, ingest: ingest, access: access)
+        let router = makeRouter(registry: registry, ingest: ingest, access: access, metrics: metrics)
         var socketRouter = SocketRouter()
         socketRouter.access = access
         LiveSockets(
@@ -187,6 +200,7 @@ public struct VigilServer: Sendable {
 struct CamerasService: Service {
     let registry: CameraRegistry
     let ingest: IngestSessions
+    let progress: StartupProgress
     let logger: Logger
 
     func run() async throws {
@@ -205,6 +219,7 @@ struct CamerasService: Service {
             }
             logger.info(
                 "\(registry.cameras.count) camera(s): \(registry.cameras.map(\.id).joined(separator: ", "))")
+            progress.camerasStarted()
             // Wait for shutdown; a cancellation is a shutdown too.
             try? await gracefulShutdown()
             logger.info("shutting down: stopping cameras")

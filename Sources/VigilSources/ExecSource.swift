@@ -109,9 +109,9 @@ public struct ExecSource: FrameSource {
             "frames \(statistics.frames), truncated \(statistics.truncated), oversize \(statistics.oversize), skipped bytes \(statistics.skippedBytes)"
         switch outcome.terminationStatus {
         case .exited(let code):
-            throw SourceEnded("\(program) exited with status \(code) (\(stats))")
+            throw SourceEnded("\(program) exited with status \(code) (\(stats))", exited: true)
         case .signaled(let signal):
-            throw SourceEnded("\(program) killed by signal \(signal) (\(stats))")
+            throw SourceEnded("\(program) killed by signal \(signal) (\(stats))", exited: true)
         }
     }
 

@@ -28,6 +28,8 @@ public actor Camera {
     public nonisolated let id: String
     public nonisolated let config: CameraConfig
     public nonisolated let hub: FrameHub
+    /// Restarts by reason and recovery times, for `/metrics`.
+    public nonisolated let statistics = CameraStatistics()
     private nonisolated let cards: PlaceholderCards
     let makeSource: FrameSourceFactory
     let store: Store?
@@ -55,6 +57,9 @@ public actor Camera {
     var pausedForCapture = false
     private var publishedFps: Double = 0
     private var publishedClients = 0
+    /// When the running source last failed with no fresh frame since
+    /// (`vigil_camera_recovery_seconds` measures from here to live again).
+    private var faultAt: ContinuousClock.Instant?
 
     public init(
         config: CameraConfig,
@@ -181,6 +186,8 @@ public actor Camera {
     }
 
     func stopSupervisor() async {
+        // A stop (by a user or for a capture) is not a fault to recover from.
+        faultAt = nil
         guard let task = supervisor else { return }
         supervisor = nil
         generation += 1
@@ -196,7 +203,16 @@ public actor Camera {
     private enum AttemptOutcome: Sendable {
         case cancelled
         case stale(Duration)
-        case failed(String)
+        /// `exited`: the source ended by itself rather than failing.
+        case failed(String, exited: Bool)
+    }
+
+    private static func restartReason(_ outcome: AttemptOutcome) -> CameraStatistics.RestartReason {
+        switch outcome {
+        case .stale: .stale
+        case .failed(_, exited: true): .exited
+        case .failed, .cancelled: .error
+        }
     }
 
     private func supervise(generation: Int) async {
@@ -215,7 +231,7 @@ public actor Camera {
                     await self?.attemptEvent(event, generation: generation)
                 }
             } catch {
-                outcome = .failed("cannot create source: \(error)")
+                outcome = .failed("cannot create source: \(error)", exited: false)
             }
             guard !Task.isCancelled, generation == self.generation else { break }
             let reason: String
@@ -223,8 +239,10 @@ public actor Camera {
             case .cancelled: return
             case .stale(let age):
                 reason = "stale: no frame for \(Self.format(age))" + Self.describe(sink.rejections)
-            case .failed(let message): reason = message
+            case .failed(let message, _): reason = message
             }
+            statistics.restarted(Self.restartReason(outcome))
+            if faultAt == nil { faultAt = sink.lastFrameAt }
             if let first = sink.firstFrameAt, ContinuousClock.now - first >= config.restart.stableAfter {
                 backoff.reset()
             }
@@ -257,6 +275,10 @@ public actor Camera {
         switch event {
         case .live:
             setPhase(.live)
+            if let faultAt {
+                self.faultAt = nil
+                statistics.recovered(after: ContinuousClock.now - faultAt)
+            }
         case .stale(let age):
             logger.warning("stale: no frame for \(Self.format(age)) (stale_after \(Self.format(config.staleAfter)))")
             setPhase(.stale)
@@ -275,9 +297,10 @@ public actor Camera {
             group.addTask {
                 do {
                     try await source.run(into: sink)
-                    return Task.isCancelled ? .cancelled : .failed("source ended")
+                    return Task.isCancelled ? .cancelled : .failed("source ended", exited: true)
                 } catch {
-                    return Task.isCancelled ? .cancelled : .failed("\(error)")
+                    let exited = (error as? SourceEnded)?.exited ?? false
+                    return Task.isCancelled ? .cancelled : .failed("\(error)", exited: exited)
                 }
             }
             group.addTask {

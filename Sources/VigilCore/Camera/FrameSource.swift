@@ -27,7 +27,15 @@ public typealias FrameSourceFactory = @Sendable () throws -> any FrameSource
 /// Why a source stopped, in words for `last_error` and the log.
 public struct SourceEnded: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The source ended by itself (its process exited, its upstream closed
+    /// the stream) rather than failing; `vigil_camera_restarts_total` counts
+    /// the two apart.
+    public let exited: Bool
+
+    public init(_ description: String, exited: Bool = false) {
+        self.description = description
+        self.exited = exited
+    }
 }
 
 /// Where a source delivers its frames during one attempt.

@@ -29,9 +29,13 @@ public final class FrameHub: Sendable {
         var placeholder: Frame?
         var frameInterval: Double = 0
         var lastPublish: ContinuousClock.Instant?
+        var framesPublished = 0
+        var bytesPublished = 0
     }
 
     public let camera: String
+    /// Frames sent to and missed by this camera's viewers.
+    public let traffic = ViewerTraffic()
     private let state = Mutex(State())
 
     public init(camera: String) {
@@ -58,6 +62,8 @@ public final class FrameHub: Sendable {
             }
             state.lastPublish = capturedAt
             state.latest = frame
+            state.framesPublished += 1
+            state.bytesPublished += frame.jpeg.readableBytes
             return (frame, state.finished ? [] : state.fanout)
         }
         for subscriber in fanout {
@@ -111,6 +117,11 @@ public final class FrameHub: Sendable {
             else { return 0 }
             return 1 / state.frameInterval
         }
+    }
+
+    /// Camera frames published since the start, and their JPEG bytes.
+    public var published: (frames: Int, bytes: Int) {
+        state.withLock { ($0.framesPublished, $0.bytesPublished) }
     }
 
     /// Number of subscribers registered as viewers.

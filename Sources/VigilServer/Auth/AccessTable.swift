@@ -23,6 +23,8 @@ enum AccessTable {
         http(.post, "/api/v1/logout", nil),
         // Watching.
         http(.get, "/api/v1/me", .viewer),
+        http(.get, "/readyz", .viewer),
+        http(.get, "/metrics", .metrics),
         http(.get, "/api/v1/cameras", .viewer),
         http(.get, "/api/v1/cameras/{id}", .viewer),
         http(.get, "/cameras/{id}/stream.mjpg", .viewer),

@@ -49,6 +49,8 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var writer: RawStreamWriter?
     private var fanout: StreamFanout?
+    /// The camera's traffic counters, once streaming.
+    private var traffic: ViewerTraffic?
     private var camera = ""
     private var pending: Frame?
     private var inFlightSince: NIODeadline?
@@ -181,6 +183,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         self.fanout = fanout
+        traffic = hub.traffic
         environment.logger.debug(
             "mjpeg viewer connected",
             metadata: ["camera": "\(camera)", "remote": "\(context.remoteAddress?.description ?? "?")"])
@@ -236,7 +239,10 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func replacePending(with frame: Frame) {
-        if pending != nil { dropped += 1 }
+        if pending != nil {
+            dropped += 1
+            traffic?.frameDropped()
+        }
         pending = frame
     }
 
@@ -251,6 +257,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         inFlightSince = .now()
         lastSent = .now()
         sent += 1
+        traffic?.frameSent()
         let promise = context.eventLoop.makePromise(of: Void.self)
         guard let writer else { return }
         writer.writeAndFlush(frame.mjpegPart, promise: promise)

@@ -26,6 +26,7 @@ final class StreamFanout: FrameSubscriber, @unchecked Sendable {
         }
         viewers[ObjectIdentifier(viewer)] = viewer
         hub.adjustViewers(by: 1)
+        hub.traffic.viewerJoined(.mjpeg)
         return true
     }
 
@@ -34,6 +35,7 @@ final class StreamFanout: FrameSubscriber, @unchecked Sendable {
         eventLoop.preconditionInEventLoop()
         guard viewers.removeValue(forKey: ObjectIdentifier(viewer)) != nil else { return }
         hub.adjustViewers(by: -1)
+        hub.traffic.viewerLeft(.mjpeg)
         if viewers.isEmpty {
             hub.unsubscribe(self, isViewer: false)
         }

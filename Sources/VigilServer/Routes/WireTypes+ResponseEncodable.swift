@@ -11,3 +11,4 @@ extension MotionStatus: ResponseGenerator, ResponseEncodable {}
 extension Session: ResponseGenerator, ResponseEncodable {}
 extension PushedFrame: ResponseGenerator, ResponseEncodable {}
 extension Identity: ResponseGenerator, ResponseEncodable {}
+extension Readiness: ResponseGenerator, ResponseEncodable {}

@@ -63,7 +63,6 @@ struct LiveSockets: Sendable {
 
     private func serveLive(cameras ids: [String], tagged: Bool, socket: SocketConnection) async {
         let (inbound, outbound, channel) = (socket.inbound, socket.outbound, socket.channel)
-        let outbox = SocketOutbox(cameras: Set(ids), eventTypes: ["state"])
         var cameras: [Camera] = []
         for id in ids {
             guard Identifier.isValid(id, .camera), let camera = registry.camera(id) else {
@@ -79,6 +78,9 @@ struct LiveSockets: Sendable {
             }
             cameras.append(camera)
         }
+        let outbox = SocketOutbox(
+            cameras: Set(ids), eventTypes: ["state"],
+            traffic: Dictionary(cameras.map { ($0.id, $0.hub.traffic) }, uniquingKeysWith: { first, _ in first }))
         guard
             registry.feed.subscribe(
                 outbox,
@@ -93,10 +95,16 @@ struct LiveSockets: Sendable {
         }
         defer { registry.feed.unsubscribe(outbox) }
         var subscribed: [FrameHub] = []
-        defer { for hub in subscribed { hub.unsubscribe(outbox) } }
+        defer {
+            for hub in subscribed {
+                hub.unsubscribe(outbox)
+                hub.traffic.viewerLeft(.websocket)
+            }
+        }
         for camera in cameras {
             guard camera.hub.subscribe(outbox) else { break }
             subscribed.append(camera.hub)
+            camera.hub.traffic.viewerJoined(.websocket)
             if let greeting = camera.hub.greeting(maxAge: camera.config.maxFrameAge), !greeting.isPlaceholder {
                 outbox.offer(greeting)
             }
@@ -115,6 +123,7 @@ struct LiveSockets: Sendable {
             stallTimeout: stallTimeout, feed: registry.feed,
             reader: { await Self.read(inbound: inbound, outbox: outbox) }
         ) { frame in
+            outbox.traffic[frame.camera]?.frameSent()
             if let prefix = prefixes[frame.camera] {
                 // One message in two fragments: the tag, then the shared JPEG
                 // buffer itself (no copy per viewer).

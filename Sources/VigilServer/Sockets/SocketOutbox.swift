@@ -55,12 +55,18 @@ final class SocketOutbox: FrameSubscriber, FeedSubscriber {
     /// every camera and events about no camera.
     private let cameras: Set<String>?
     let maxQueuedTexts: Int
+    /// The traffic counters of the cameras whose frames this socket sends.
+    let traffic: [String: ViewerTraffic]
     private let state = Mutex(State())
 
-    init(cameras: Set<String>?, eventTypes: Set<String>?, maxQueuedTexts: Int = 512) {
+    init(
+        cameras: Set<String>?, eventTypes: Set<String>?, maxQueuedTexts: Int = 512,
+        traffic: [String: ViewerTraffic] = [:]
+    ) {
         self.cameras = cameras
         self.eventTypes = eventTypes
         self.maxQueuedTexts = maxQueuedTexts
+        self.traffic = traffic
     }
 
     /// Whether this socket forwards events of `camera`.
@@ -110,6 +116,7 @@ final class SocketOutbox: FrameSubscriber, FeedSubscriber {
             }
             if state.frames.updateValue(frame, forKey: frame.camera) != nil {
                 state.dropped += 1
+                traffic[frame.camera]?.frameDropped()
             } else {
                 state.frameOrder.append(frame.camera)
             }

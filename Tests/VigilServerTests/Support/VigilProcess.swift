@@ -18,7 +18,11 @@ final class VigilProcess: @unchecked Sendable {
 
     /// Starts the server with `config` (YAML) or no config; waits until it listens.
     /// `port` 0 picks a free one; a given port brings a server back where it was.
-    init(config: String?, dir: TempDir, dataDir: String? = nil, host: String = "127.0.0.1", port: Int = 0) throws {
+    /// `environment` is added to the test's own.
+    init(
+        config: String?, dir: TempDir, dataDir: String? = nil, host: String = "127.0.0.1", port: Int = 0,
+        environment: [String: String] = [:]
+    ) throws {
         self.dataDir = dataDir ?? dir.file("data")
         var arguments = ["serve", "--port", String(port), "--data-dir", self.dataDir, "--host", host]
         if let config {
@@ -28,6 +32,9 @@ final class VigilProcess: @unchecked Sendable {
         }
         process.executableURL = URL(fileURLWithPath: Binaries.vigil)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = stderrPipe
