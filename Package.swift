@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VigilCore", targets: ["VigilCore"]),
         .library(name: "VigilServer", targets: ["VigilServer"]),
         .library(name: "VigilClient", targets: ["VigilClient"]),
+        .library(name: "VigilMQTT", targets: ["VigilMQTT"]),
     ],
     dependencies: [
         // No traits: the default FullFoundation trait links swift-corelibs-foundation
@@ -54,6 +55,16 @@ let package = Package(
                 "CSQLite",
             ]
         ),
+        // A small MQTT 3.1.1 client on SwiftNIO (no MQTT package is used).
+        .target(
+            name: "VigilMQTT",
+            dependencies: [
+                "VigilAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "VigilSources",
             dependencies: [
@@ -92,6 +103,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "VigilMQTT",
             ],
             // The web page, edited as files and embedded in the binary.
             resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.js"), .embedInCode("Web/style.css")]
@@ -152,6 +164,7 @@ let package = Package(
             dependencies: [
                 "VigilAPI",
                 "VigilCore",
+                "VigilMQTT",
                 "VigilSources",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Vigil needs to build and test, if missing: system packages
 # (libjpeg-turbo, SQLite; for the tests Chromium with its driver, openssl,
-# which makes the TLS test's certificate, and Prometheus with promtool, which
-# scrape and check /metrics; their services are not started: the tests start
-# their own on free ports)
+# which makes the TLS test's certificate, Prometheus with promtool, which
+# scrape and check /metrics, and the mosquitto broker and clients for the MQTT
+# tests; their services are not started: the tests start their own on free
+# ports)
 # and, in .build-python/venv, Selenium (browser test), matplotlib (the soak's
 # plot), python-socketio and aiohttp (a real Socket.IO server for the tests)
 # from PyPI.
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config)
 browser_packages=(chromium chromium-driver fonts-dejavu-core openssl)
-service_packages=(prometheus)
+service_packages=(prometheus mosquitto mosquitto-clients)
 
 missing_from() {
     for p in "$@"; do

@@ -49,8 +49,12 @@ public struct VigilServer: Sendable {
         let progress = StartupProgress()
         let metrics = MetricsExporter(registry: PrometheusCollectorRegistry(), cameras: registry)
         _ = registry.feed.subscribe(metrics)
+        let mqtt = config.mqtt.map {
+            MQTTBridge(
+                config: $0, registry: registry, commandRole: setup.access.role(ofName: $0.username), logger: logger)
+        }
         let application = makeApplication(
-            registry: registry, ingest: ingest, access: setup.access, metrics: metrics, tls: tls
+            registry: registry, ingest: ingest, access: setup.access, metrics: metrics, mqtt: mqtt, tls: tls
         ) {
             [logger] port in
             progress.listening(on: port)
@@ -65,14 +69,16 @@ public struct VigilServer: Sendable {
         let cameras = CamerasService(registry: registry, ingest: ingest, progress: progress, logger: logger)
         let systemd = SystemdService(
             notifier: SystemdNotifier(), progress: progress, registry: registry, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: application),
+            .init(service: cameras),
+            // Ends at once when not under systemd: that ends nothing else.
+            .init(service: systemd, successTerminationBehavior: .ignore),
+        ]
+        if let mqtt { services.append(.init(service: mqtt, successTerminationBehavior: .ignore)) }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: application),
-                    .init(service: cameras),
-                    // Ends at once when not under systemd: that ends nothing else.
-                    .init(service: systemd, successTerminationBehavior: .ignore),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))
@@ -94,7 +100,8 @@ public struct VigilServer: Sendable {
 
     /// Every HTTP route (the WebSocket paths answer plain requests with an error).
     func makeRouter(
-        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter? = nil
+        registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter? = nil,
+        mqtt: MQTTBridge? = nil
     ) -> Router<VigilRequestContext> {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
@@ -108,6 +115,7 @@ public struct VigilServer: Sendable {
         }
         ReadinessRoute(registry: registry).register(on: router)
         if let metrics { MetricsRoute(exporter: metrics).register(on: router) }
+        MQTTStatusRoute(bridge: mqtt).register(on: router)
         WebPage.register(on: router)
         CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
@@ -128,9 +136,9 @@ public struct VigilServer: Sendable {
 
     func makeApplication(
         registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter,
-        tls: NIOSSLContext?, onListening: @escaping @Sendable (Int) async -> Void
+        mqtt: MQTTBridge?, tls: NIOSSLContext?, onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, ingest: ingest, access: access, metrics: metrics)
+        let router = makeRouter(registry: registry, ingest: ingest, access: access, metrics: metrics, mqtt: mqtt)
         var socketRouter = SocketRouter()
         socketRouter.access = access
         LiveSockets(

@@ -278,4 +278,39 @@ import VigilCore
             }
         }
     }
+
+    @Test func readsTheMQTTSection() throws {
+        let config = try ConfigLoader.parse(
+            """
+            mqtt: {url: "mqtt://broker.lan:1884", username: vigil, password: s3cret, topic_prefix: home/vigil, client_id: porch-node, discovery: false, keepalive: 10s, max_queued: 50}
+            """)
+        var expected = MQTTConfig(host: "broker.lan")
+        expected.port = 1884
+        expected.username = "vigil"
+        expected.password = "s3cret"
+        expected.topicPrefix = "home/vigil"
+        expected.clientID = "porch-node"
+        expected.discovery = false
+        expected.keepAlive = .seconds(10)
+        expected.maxQueued = 50
+        #expect(config.mqtt == expected)
+        #expect(try ConfigLoader.parse("mqtt: {url: \"mqtt://[::1]\"}").mqtt?.port == 1883)
+
+        let mistakes = [
+            ("{username: x}", "url: missing"),
+            ("{url: \"http://broker\"}", "is not mqtt://HOST[:PORT]"),
+            ("{url: \"mqtt://broker:99999\"}", "is not mqtt://HOST[:PORT]"),
+            ("{url: \"mqtt://b\", topic_prefix: \"a/#\"}", "without + or #"),
+            ("{url: \"mqtt://b\", keepalive: 2h}", "at most 1h"),
+            ("{url: \"mqtt://b\", qos: 2}", "unknown key"),
+        ]
+        for (section, words) in mistakes {
+            do {
+                _ = try ConfigLoader.parse("mqtt: \(section)\n")
+                Issue.record("\(section) was accepted")
+            } catch let errors as ConfigErrors {
+                #expect(errors.description.contains(words), "\(section): \(errors)")
+            }
+        }
+    }
 }

@@ -28,6 +28,7 @@ struct ConfigReader {
             ("ingest", { reader, node, path, config in config.ingest = reader.readIngest(node, path) }),
             ("events", { reader, node, path, config in config.events = reader.readMotionEvents(node, path) }),
             ("auth", { reader, node, path, config in config.auth = reader.readAuth(node, path) }),
+            ("mqtt", { reader, node, path, config in config.mqtt = reader.readMQTT(node, path) }),
         ])
         read(root, "", into: &config, sections)
         if case .mapping(let entries) = root { sawCameras = entries.contains { $0.key == "cameras" } }

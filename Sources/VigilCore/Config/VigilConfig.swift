@@ -8,6 +8,8 @@ public struct VigilConfig: Sendable, Equatable {
     /// `auth:`; nil when the file has none (then the bind address decides:
     /// open on loopback, a generated admin token anywhere else).
     public var auth: AuthConfig?
+    /// Where to publish state and events (none without an `mqtt:` section).
+    public var mqtt: MQTTConfig?
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server

@@ -57,6 +57,15 @@ final class AccessControl: Sendable {
 
     var isOpen: Bool { config.mode == .none }
 
+    /// The role of the user or token called `name`, for a connection that
+    /// authenticates elsewhere (the MQTT broker): any role when the server
+    /// runs open, nil for a name Vigil does not know.
+    func role(ofName name: String?) -> Role? {
+        if isOpen { return Self.anonymous.role }
+        guard let name else { return nil }
+        return config.users.first { $0.name == name }?.role ?? config.tokens.first { $0.name == name }?.role
+    }
+
     /// The decision for a request. `counting: false` checks without
     /// recording a failure (the request goes on to a place that counts).
     func decide(_ request: HTTPRequest, uri: URI, remote: SocketAddress?, counting: Bool = true) -> Decision {

@@ -24,6 +24,7 @@ enum AccessTable {
         // Watching.
         http(.get, "/api/v1/me", .viewer),
         http(.get, "/readyz", .viewer),
+        http(.get, "/api/v1/mqtt", .viewer),
         http(.get, "/metrics", .metrics),
         http(.get, "/api/v1/cameras", .viewer),
         http(.get, "/api/v1/cameras/{id}", .viewer),

@@ -12,3 +12,4 @@ extension Session: ResponseGenerator, ResponseEncodable {}
 extension PushedFrame: ResponseGenerator, ResponseEncodable {}
 extension Identity: ResponseGenerator, ResponseEncodable {}
 extension Readiness: ResponseGenerator, ResponseEncodable {}
+extension BrokerStatus: ResponseGenerator, ResponseEncodable {}
