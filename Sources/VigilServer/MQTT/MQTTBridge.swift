@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import VigilAPI
 import VigilCore
 import VigilMQTT
