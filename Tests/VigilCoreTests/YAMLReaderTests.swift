@@ -216,7 +216,10 @@ struct YAMLReaderTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../..").standardized
         var text = ""
-        for page in ["README.md", "docs/configuration.md", "docs/api.md", "docs/operations.md", "docs/consumers.md"] {
+        for page in [
+            "README.md", "docs/configuration.md", "docs/api.md", "docs/operations.md", "docs/consumers.md",
+            "docs/integrations.md",
+        ] {
             text += try String(contentsOf: root.appendingPathComponent(page), encoding: .utf8) + "\n"
         }
         var blocks: [String] = []
