@@ -209,8 +209,15 @@ import VigilCore
         let server = try VigilProcess(config: Self.config(broker: broker.port, mqtt: ", max_queued: 2"), dir: dir)
         defer { server.stop() }
         try await waitUntil("connected") { try Self.status(server)["connected"] as? Bool == true }
-        // The watcher's session and subscription in place, and saved.
-        try await Task.sleep(for: .milliseconds(1500))
+        // The watcher's session and subscription in place, and saved by the
+        // broker (autosave every second) before it goes away.
+        try await Task.sleep(for: .milliseconds(300))
+        let subscribed = Date()
+        let database = dir.file("mosquitto.db")
+        try await waitUntil("the broker saved the watcher's session") {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: database)
+            return (attributes?[.modificationDate] as? Date).map { $0 > subscribed } ?? false
+        }
         watcher.stop()
 
         broker.stop()
