@@ -10,6 +10,7 @@ BIN="$(cd "$1" && pwd)"; WORK="$(mktemp -d)"
 cat > "$WORK/vigil.yml" <<YAML
 server:
   max_clients_per_camera: 1000
+  max_connections_per_address: 1000
 cameras:
   bench:
     source:

@@ -31,6 +31,7 @@ start_server() {
     cat > "$WORK/vigil.yml" <<YAML
 server:
   max_clients_per_camera: 1000
+  max_connections_per_address: 1000
 cameras:
   bench:
     source:
