@@ -66,6 +66,7 @@ public final class CameraRegistry: Sendable {
             let camera = Camera(
                 config: cameraConfig,
                 makeSource: SourceFactory.make(for: cameraConfig, logger: logger, inbox: inbox),
+                reachable: UpstreamProbe.make(for: cameraConfig.source),
                 store: store,
                 feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },

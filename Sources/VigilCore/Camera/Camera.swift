@@ -32,6 +32,8 @@ public actor Camera {
     public nonisolated let statistics = CameraStatistics()
     private nonisolated let cards: PlaceholderCards
     let makeSource: FrameSourceFactory
+    /// Probes a network camera's upstream during a restart backoff.
+    let reachable: CameraReachability?
     let store: Store?
     public nonisolated let feed: ChangeFeed
     let logger: Logger
@@ -64,6 +66,7 @@ public actor Camera {
     public init(
         config: CameraConfig,
         makeSource: @escaping FrameSourceFactory,
+        reachable: CameraReachability? = nil,
         store: Store? = nil,
         feed: ChangeFeed = ChangeFeed(),
         capturer: (any StillCapturer)? = nil,
@@ -76,6 +79,7 @@ public actor Camera {
         self.hub = FrameHub(camera: config.id)
         self.cards = PlaceholderCards(camera: config.id)
         self.makeSource = makeSource
+        self.reachable = reachable
         self.store = store
         self.feed = feed
         self.capturer = capturer
@@ -256,7 +260,7 @@ public actor Camera {
             // when the phase stays `recovering` or `stale`.
             setPhase(phase == .stale ? .stale : .recovering, force: true)
             do {
-                try await Task.sleep(for: delay)
+                try await waitOut(delay)
             } catch {
                 break
             }
@@ -268,6 +272,32 @@ public actor Camera {
         guard rejections.count > 0, let last = rejections.last else { return "" }
         let messages = rejections.count == 1 ? "1 message" : "\(rejections.count) messages"
         return " (\(messages) skipped; the last: \(last))"
+    }
+
+    /// How often an unreachable upstream is probed during a backoff.
+    static let probeInterval: Duration = .milliseconds(250)
+
+    /// Waits out a restart backoff. An upstream that cannot be reached now
+    /// (an outage, not a broken stream) is probed every `probeInterval` and
+    /// the wait ends as soon as it answers, so frames are back right after
+    /// its return rather than after a backoff that grew during the outage.
+    /// A reachable but failing upstream waits the whole backoff: the probe
+    /// never shortens the spacing of real attempts against a live peer.
+    private func waitOut(_ delay: Duration) async throws {
+        let deadline = ContinuousClock.now + delay
+        guard let reachable, delay > Self.probeInterval, await !reachable() else {
+            try await Task.sleep(until: deadline)
+            return
+        }
+        while ContinuousClock.now + Self.probeInterval < deadline {
+            try await Task.sleep(for: Self.probeInterval)
+            if await reachable() {
+                logger.info(
+                    "upstream reachable again: retrying now, \(Self.format(deadline - .now)) before the backoff ends")
+                return
+            }
+        }
+        try await Task.sleep(until: deadline)
     }
 
     private func attemptEvent(_ event: AttemptEvent, generation: Int) {

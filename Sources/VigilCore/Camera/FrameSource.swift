@@ -24,6 +24,10 @@ extension FrameSource {
 /// Builds a fresh `FrameSource` for each attempt.
 public typealias FrameSourceFactory = @Sendable () throws -> any FrameSource
 
+/// Whether a camera's upstream can be reached now (a network camera's TCP
+/// connect); see `Camera`'s restart backoff.
+public typealias CameraReachability = @Sendable () async -> Bool
+
 /// Why a source stopped, in words for `last_error` and the log.
 public struct SourceEnded: Error, CustomStringConvertible, Sendable {
     public let description: String
