@@ -150,6 +150,29 @@ def wait_listening(port, timeout=10):
     raise TimeoutError(f"port {port} not listening")
 
 
+def start_relay(vigil, work, camera, source):
+    """`vigil serve` with one camera reading `source` (stale_after 2 s), and
+    an MJPEG viewer of it that has seen its first real frame."""
+    config = os.path.join(work, "vigil.yml")
+    with open(config, "w") as f:
+        f.write(f"cameras:\n  {camera}:\n    source: {source}\n    stale_after: {STALE_AFTER}s\n")
+    log = open(os.path.join(work, "server.log"), "w+")
+    server = subprocess.Popen([vigil, "serve", "--config", config, "--port", "0", "--data-dir",
+                               os.path.join(work, "data"), "--log-level", "notice"], stderr=log)
+    port = None
+    for _ in range(200):
+        log.seek(0)
+        match = re.search(r"listening on http://127.0.0.1:(\d+)", log.read())
+        if match:
+            port = int(match.group(1))
+            break
+        time.sleep(0.05)
+    viewer = Viewer(port, f"/cameras/{camera}/stream.mjpg")
+    viewer.start()
+    viewer.first_real_after(0)
+    return server, viewer
+
+
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "upstream":
         upstream_main(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
@@ -167,27 +190,7 @@ def main():
 
     upstream = start_upstream()
     wait_listening(up_port)
-    config = os.path.join(work, "vigil.yml")
-    with open(config, "w") as f:
-        f.write(f"""cameras:
-  relay:
-    source: {{kind: mjpeg, url: "http://127.0.0.1:{up_port}/stream"}}
-    stale_after: {STALE_AFTER}s
-""")
-    log = open(os.path.join(work, "server.log"), "w+")
-    server = subprocess.Popen([vigil, "serve", "--config", config, "--port", "0", "--data-dir",
-                               os.path.join(work, "data"), "--log-level", "notice"], stderr=log)
-    port = None
-    for _ in range(200):
-        log.seek(0)
-        match = re.search(r"listening on http://127.0.0.1:(\d+)", log.read())
-        if match:
-            port = int(match.group(1))
-            break
-        time.sleep(0.05)
-    viewer = Viewer(port, "/cameras/relay/stream.mjpg")
-    viewer.start()
-    viewer.first_real_after(0)
+    server, viewer = start_relay(vigil, work, "relay", f'{{kind: mjpeg, url: "http://127.0.0.1:{up_port}/stream"}}')
     kills, zombies = [], []
     outages = {1.0: [], 5.0: []}
     which = sys.argv[2:] or ["kill", "outage", "zombie"]

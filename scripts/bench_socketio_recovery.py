@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from bench_recovery import STABLE_AFTER, STALE_AFTER, Viewer, split_jpegs
+from bench_recovery import STABLE_AFTER, STALE_AFTER, split_jpegs, start_relay
 
 RUNS = 10
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,27 +42,8 @@ def main():
                                  frames_dir, "--namespace", "/cam", "--fps", "30"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     up_port = int(re.search(r"listening on (\d+)", upstream.stdout.readline()).group(1))
-    config = os.path.join(work, "vigil.yml")
-    with open(config, "w") as f:
-        f.write(f"""cameras:
-  runner:
-    source: {{kind: socketio, url: "http://127.0.0.1:{up_port}", namespace: /cam}}
-    stale_after: {STALE_AFTER}s
-""")
-    log = open(os.path.join(work, "server.log"), "w+")
-    server = subprocess.Popen([vigil, "serve", "--config", config, "--port", "0", "--data-dir",
-                               os.path.join(work, "data"), "--log-level", "notice"], stderr=log)
-    port = None
-    for _ in range(200):
-        log.seek(0)
-        match = re.search(r"listening on http://127.0.0.1:(\d+)", log.read())
-        if match:
-            port = int(match.group(1))
-            break
-        time.sleep(0.05)
-    viewer = Viewer(port, "/cameras/runner/stream.mjpg")
-    viewer.start()
-    viewer.first_real_after(0)
+    server, viewer = start_relay(vigil, work, "runner",
+                                 f'{{kind: socketio, url: "http://127.0.0.1:{up_port}", namespace: /cam}}')
     zombies = []
     try:
         for _ in range(RUNS):
