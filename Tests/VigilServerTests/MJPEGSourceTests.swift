@@ -36,9 +36,7 @@ import VigilSources
         upstream.style = style
         upstream.requireCredentials("view:s3cret")
         let camera = makeCamera(upstream, username: "view", password: "s3cret")
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         let frame = try await frames(mailbox, 5)
         #expect(frame.width == 160 && frame.height == 120)
         #expect(await camera.state().restarts == 0)
@@ -76,9 +74,7 @@ import VigilSources
         let upstream = try FaultyMJPEGUpstream()
         defer { upstream.stop() }
         let camera = makeCamera(upstream, staleAfter: .seconds(2))
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 3)
         let descriptors = ProcFS.openFileDescriptors()
         upstream.behaviour = .closeMidFrame(after: 2)
@@ -101,9 +97,7 @@ import VigilSources
         defer { upstream.stop() }
         let states = StateRecorder()
         let camera = makeCamera(upstream, staleAfter: .seconds(1), states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 3)
         let descriptors = ProcFS.openFileDescriptors()
         upstream.behaviour = .zombie(after: 3)
@@ -125,9 +119,7 @@ import VigilSources
         #expect(upstream.oversize.count > 40_000)
         upstream.behaviour = .damaged
         let camera = makeCamera(upstream, staleAfter: .seconds(5), maxFrameBytes: 40_000)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         for _ in 0..<20 {
             let frame = try await nextRealFrame(mailbox) { _ in true }
             #expect(frame.width == 160, "only whole, small frames come through")
@@ -143,9 +135,7 @@ import VigilSources
         upstream.behaviour = .trickle
         let states = StateRecorder()
         let camera = makeCamera(upstream, staleAfter: .seconds(1), states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         try await states.wait(timeout: .seconds(15)) { $0.restarts >= 1 }
         #expect(await camera.state().lastError?.hasPrefix("stale") == true)
         upstream.behaviour = .stream

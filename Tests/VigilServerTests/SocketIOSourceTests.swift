@@ -26,9 +26,7 @@ import VigilSources
         defer { upstream.stop() }
         let states = StateRecorder()
         let camera = camera(upstream, states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         let frame = try await frames(mailbox, 5)
         #expect(frame.width == 160 && frame.height == 120)
         #expect(await camera.state().restarts == 0)
@@ -44,9 +42,7 @@ import VigilSources
             {
                 $0.event = "snap"; $0.payload = .base64(path: ["data", "image"])
             }, states: StateRecorder())
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         #expect(try await frames(mailbox, 3).width == 160)
         await camera.shutdown()
     }
@@ -63,9 +59,7 @@ import VigilSources
         await refused.shutdown()
 
         let allowed = camera(upstream, { $0.auth = #"{"token": "right"}"# }, states: StateRecorder())
-        let mailbox = FrameMailbox()
-        allowed.hub.subscribe(mailbox)
-        await allowed.activate()
+        let mailbox = await startWatching(allowed)
         _ = try await frames(mailbox, 2)
         await allowed.shutdown()
     }
@@ -75,9 +69,7 @@ import VigilSources
         defer { upstream.stop() }
         let states = StateRecorder()
         let camera = camera(upstream, states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 2)
         upstream.pause()
         try await states.wait(timeout: .seconds(20)) { $0.restarts >= 1 }
@@ -111,9 +103,7 @@ import VigilSources
         let upstream = try SocketIOUpstream(["--namespace", "/cam", "--fps", "20"])
         defer { upstream.stop() }
         let camera = camera(url: upstream.url, states: StateRecorder())
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 3)
         let mutedAt = try await upstream.command("mute")
         try await waitUntil("a second session") { upstream.sessions >= 2 }
@@ -134,9 +124,7 @@ import VigilSources
         defer { upstream.stop() }
         let states = StateRecorder()
         let camera = camera(url: upstream.url, states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 2)
         try await upstream.command("no-ping")
         // Frames keep coming: only the missing heartbeat ends the session.
@@ -153,9 +141,7 @@ import VigilSources
         let first = try SocketIOUpstream(["--namespace", "/cam"])
         let states = StateRecorder()
         let camera = camera(url: first.url, states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 2)
         first.stop()
         try await states.wait(timeout: .seconds(20)) { $0.restarts >= 2 }
@@ -173,9 +159,7 @@ import VigilSources
         defer { upstream.stop() }
         let states = StateRecorder()
         let camera = camera(url: upstream.url, maxFrameBytes: maxFrameBytes, states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         // The junk session: every frame shown is one of the good ones, whole.
         var shown = 0
         while upstream.sessions < 2 {
@@ -203,9 +187,7 @@ import VigilSources
         defer { upstream.stop() }
         let states = StateRecorder()
         let camera = camera(url: upstream.url, states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         try await states.wait(timeout: .seconds(20)) { $0.restarts >= 1 }
         let error = await camera.state().lastError ?? ""
         #expect(error.contains("announced 1 attachment(s); 0 came in"), "\(error)")

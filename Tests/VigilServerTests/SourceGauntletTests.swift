@@ -101,9 +101,7 @@ import VigilSources
         let camera = makeTestCamera(
             upstream.source, id: kind.rawValue, staleAfter: .seconds(2), initialBackoff: .milliseconds(250),
             maxBackoff: .seconds(10), states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         // The outage lasts until the backoff has reached its ceiling's range
         // (250 ms · 2⁵ = 8 s): six refused attempts.
         try await states.wait(timeout: .seconds(90)) { $0.restarts >= 6 }

@@ -20,9 +20,7 @@ import VigilSources
     @Test func streamsFramesAndIgnoresTextMessages() async throws {
         let upstream = try await FaultyWebSocketUpstream()
         let camera = makeCamera(upstream)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         let frame = try await frames(mailbox, 5)
         #expect(frame.width == 160 && frame.height == 120)
         #expect(await camera.state().restarts == 0)
@@ -34,9 +32,7 @@ import VigilSources
         let upstream = try await FaultyWebSocketUpstream()
         upstream.script([.closeAfter(4)])
         let camera = makeCamera(upstream, staleAfter: .seconds(2))
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         let before = try await frames(mailbox, 4)
         let after = try await nextRealFrame(mailbox, timeout: .seconds(15)) { $0.seq > before.seq }
         #expect(after.capturedAt - before.capturedAt <= .seconds(2) + .seconds(2))
@@ -51,9 +47,7 @@ import VigilSources
         upstream.script([.zombie(after: 20)])
         // Long enough for the client's pings (every 2 s) to be answered by the zombie.
         let camera = makeCamera(upstream, staleAfter: .seconds(5))
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         _ = try await frames(mailbox, 2)
         let descriptors = ProcFS.openFileDescriptors()
         let before = try await nextRealFrame(mailbox) { $0.seq >= 20 }
@@ -71,9 +65,7 @@ import VigilSources
         let upstream = try await FaultyWebSocketUpstream()
         upstream.behaviour = .damaged
         let camera = makeCamera(upstream, staleAfter: .seconds(5))
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         for _ in 0..<10 {
             let frame = try await nextRealFrame(mailbox) { _ in true }
             #expect(frame.width == 160)
@@ -89,9 +81,7 @@ import VigilSources
         upstream.behaviour = .oversize
         let states = StateRecorder()
         let camera = makeCamera(upstream, staleAfter: .seconds(5), states: states)
-        let mailbox = FrameMailbox()
-        camera.hub.subscribe(mailbox)
-        await camera.activate()
+        let mailbox = await startWatching(camera)
         try await states.wait(timeout: .seconds(15)) { $0.restarts >= 1 }
         upstream.behaviour = .stream
         _ = try await frames(mailbox, 3)

@@ -30,6 +30,15 @@ extension Logger {
     }()
 }
 
+/// Starts `camera` with a mailbox subscribed to its frames (before the
+/// first frame, so none is missed).
+func startWatching(_ camera: Camera) async -> FrameMailbox {
+    let mailbox = FrameMailbox()
+    camera.hub.subscribe(mailbox)
+    await camera.activate()
+    return mailbox
+}
+
 /// Waits for `count` real frames and returns the last.
 func frames(_ mailbox: FrameMailbox, _ count: Int, timeout: Duration = .seconds(15)) async throws -> Frame {
     var last: Frame?
