@@ -114,3 +114,56 @@ import VigilSources
         }
     }
 }
+
+/// `vigil watch --save-on motion` and `every:`: a save for each motion start
+/// of the camera, and on a timer while frames are fresh.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct WatchTriggerTests {
+    @Test func eachMotionStartSavesAFrameTheCameraHad() async throws {
+        let config = """
+            cameras:
+              door:
+                source: {kind: push}
+                stale_after: 30s
+                motion: {enabled: true, analysis_fps: 10, threshold: 1, pre_capture: 500ms, post_capture: 1s, event_gap: 2s}
+            """
+        try await withServer(config: config) { server, dir in
+            let saveDir = dir.file("motion-shots")
+            let watcher = try WatchCommandTests.Watcher([
+                "http://127.0.0.1:\(server.port)", "door", "--save-dir", saveDir, "--save-on", "motion",
+                "--max-frame-age", "2s", "--status-every", "0",
+            ])
+            defer { watcher.stop() }
+            let pusher = MotionTests.Pusher(port: server.port)
+            try await pusher.push(10, moving: false)
+            try await pusher.push(20, moving: true)
+            try await waitUntil("a save on motion") { watcher.lines.contains { $0.contains("(motion event ") } }
+            let line = try #require(watcher.lines.first { $0.contains("(motion event ") })
+            #expect(line.hasPrefix("saved "), "\(line)")
+            let path = String(line.dropFirst(6).prefix { $0 != " " })
+            let file = try #require(FileManager.default.contents(atPath: path))
+            #expect(pusher.sent[[UInt8](file)] != nil, "the saved file is a frame the camera had")
+        }
+    }
+
+    @Test func aTimerSavesWhileFreshAndSaysWhyNotWhenStale() async throws {
+        let config = """
+            cameras:
+              door: {source: {kind: push}, stale_after: 1s}
+            """
+        try await withServer(config: config) { server, dir in
+            let watcher = try WatchCommandTests.Watcher([
+                "http://127.0.0.1:\(server.port)", "door", "--save-dir", dir.file("timed"), "--save-on", "every:300ms",
+                "--max-frame-age", "800ms", "--status-every", "0",
+            ])
+            defer { watcher.stop() }
+            let pusher = MotionTests.Pusher(port: server.port)
+            try await pusher.push(20, moving: false, fps: 20)
+            try await waitUntil("a timed save") { watcher.lines.contains { $0.hasPrefix("saved ") } }
+            try await waitUntil("refusals once frames stop") {
+                watcher.lines.last?.hasPrefix("not saved (timer): the newest frame is") == true
+            }
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.file("timed"))
+            #expect(files.count == watcher.lines.filter { $0.hasPrefix("saved ") }.count)
+        }
+    }
+}
