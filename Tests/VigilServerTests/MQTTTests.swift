@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -14,10 +13,6 @@ import VigilCore
 /// zombie broker, messages kept while the broker is away, refused
 /// credentials and a broker that speaks garbage.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct MQTTTests {
-    static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
     static func config(broker: Int, mqtt: String = "", cameras: String? = nil, auth: String = "") -> String {
         """
         \(auth)
@@ -28,8 +23,7 @@ import VigilCore
     }
 
     static func status(_ server: VigilProcess, token: String? = nil) throws -> [String: Any] {
-        try HTTPTestClient.request(port: server.port, "GET", "/api/v1/mqtt" + (token.map { "?token=\($0)" } ?? ""))
-            .json()
+        try HTTPTestClient.request(port: server.port, "GET", "/api/v1/mqtt", token: token).json()
     }
 
     @Test func availabilityStatesDiscoveryAndTheWillWhenKilled() async throws {
@@ -46,7 +40,7 @@ import VigilCore
         try await waitUntil("alpha's state") {
             watcher.texts("vigil/alpha/state").contains { $0.contains(#""phase":"live""#) }
         }
-        #expect(watcher.texts("vigil/alpha/running").last == "ON")
+        #expect(watcher.texts("vigil/alpha/running") == ["ON"], "published once, not with every state")
         let discovery = watcher.messages.map(\.topic).filter { $0.hasPrefix("homeassistant/") }
         #expect(
             Set(discovery) == [
@@ -72,8 +66,8 @@ import VigilCore
         let auth = """
             auth:
               tokens:
-                - {name: automation, role: operator, token_sha256: "\(Self.sha256("a"))"}
-                - {name: kiosk, role: viewer, token_sha256: "\(Self.sha256("k"))"}
+                - {name: automation, role: operator, token_sha256: "\(tokenSHA256("a"))"}
+                - {name: kiosk, role: viewer, token_sha256: "\(tokenSHA256("k"))"}
             """
         let operatorServer = try VigilProcess(
             config: Self.config(broker: broker.port, mqtt: ", username: automation", auth: auth), dir: dir)

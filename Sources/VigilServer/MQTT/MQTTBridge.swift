@@ -177,6 +177,9 @@ struct MQTTBridge: Service {
     /// feed's lock held, so it only queues (`MQTTClient.publish` never blocks).
     final class FeedRelay: FeedSubscriber, Sendable {
         let bridge: MQTTBridge
+        /// The `running` value last published per camera: it changes far
+        /// less often than the state (fps and viewers update it every second).
+        private let running = Mutex<[String: Bool]>([:])
 
         init(bridge: MQTTBridge) {
             self.bridge = bridge
@@ -186,18 +189,16 @@ struct MQTTBridge: Service {
             let prefix = "\(bridge.config.topicPrefix)/\(state.id)"
             bridge.client.publish(
                 topic: prefix + "/state", payload: ByteBuffer(string: WireJSON.text(state)), retain: true)
+            let isRunning = state.desired == .running
+            guard running.withLock({ $0.updateValue(isRunning, forKey: state.id) }) != isRunning else { return }
             bridge.client.publish(
-                topic: prefix + "/running", payload: ByteBuffer(string: state.desired == .running ? "ON" : "OFF"),
-                retain: true)
+                topic: prefix + "/running", payload: ByteBuffer(string: isRunning ? "ON" : "OFF"), retain: true)
         }
 
         func deliver(_ event: FeedMessage) {
-            guard ["state", "motion_start", "motion_end", "capture_done", "capture_failed"].contains(event.type),
-                let message = try? WireJSON.decode(ServerMessage.self, from: event.json)
-            else { return }
             let client = bridge.client
             let prefix = bridge.config.topicPrefix
-            switch message {
+            switch event.message {
             case .state(_, let state):
                 publishState(state)
             case .motion(let change):
@@ -210,7 +211,7 @@ struct MQTTBridge: Service {
                 if started, let frame = bridge.registry.camera(change.camera)?.hub.latest {
                     client.publish(topic: "\(prefix)/\(change.camera)/snapshot", payload: frame.jpeg, retain: true)
                 }
-            case .capture(let change):
+            case .capture(let change) where change.kind != .started:
                 client.publish(
                     topic: "\(prefix)/\(change.camera)/capture",
                     payload: ByteBuffer(string: WireJSON.text(change.record)))
