@@ -14,9 +14,6 @@ import VigilAPI
     static func token(_ role: Role) -> String { "token-of-\(role.rawValue)-0123456789" }
 
     static let config: String = {
-        func sha(_ text: String) -> String {
-            SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-        }
         let hash = Bcrypt.hash(password, cost: 4)
         var lines = [
             "cameras:",
@@ -30,7 +27,8 @@ import VigilAPI
         lines.append("  tokens:")
         for role in Role.allCases {
             lines.append(
-                "    - {name: token-\(role.rawValue), role: \(role.rawValue), token_sha256: \(sha(token(role)))}")
+                "    - {name: token-\(role.rawValue), role: \(role.rawValue), token_sha256: \(tokenSHA256(token(role)))}"
+            )
         }
         lines.append("  lockout: {attempts: 3, window: 1m, duration: 2s}")
         return lines.joined(separator: "\n") + "\n"

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Testing
 
@@ -16,9 +15,9 @@ import Testing
         """
         auth:
           tokens:
-            - {name: prometheus, role: metrics, token_sha256: "\(sha256(token))"}
-            - {name: wall, role: viewer, token_sha256: "\(sha256("viewer-token"))"}
-            - {name: panel, role: operator, token_sha256: "\(sha256("operator-token"))"}
+            - {name: prometheus, role: metrics, token_sha256: "\(tokenSHA256(token))"}
+            - {name: wall, role: viewer, token_sha256: "\(tokenSHA256("viewer-token"))"}
+            - {name: panel, role: operator, token_sha256: "\(tokenSHA256("operator-token"))"}
         cameras:
           alpha: {source: {kind: testpattern, width: 160, height: 120, fps: 10}}
           idle: {source: {kind: testpattern, width: 160, height: 120, fps: 10}}
@@ -36,38 +35,15 @@ import Testing
         """
     }
 
-    static func sha256(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
     static func scrape(_ port: Int, token: String?) throws -> HTTPTestResponse {
-        try request(port, "GET", "/metrics", token: token)
+        try HTTPTestClient.request(port: port, "GET", "/metrics", token: token)
     }
 
     /// Stops a camera as the operator.
     static func stop(_ port: Int, _ camera: String) throws {
-        let answer = try request(port, "POST", "/api/v1/cameras/\(camera)/stop", token: "operator-token")
+        let answer = try HTTPTestClient.request(
+            port: port, "POST", "/api/v1/cameras/\(camera)/stop", token: "operator-token")
         guard answer.status == 200 else { throw HTTPTestError(description: "stop \(camera): \(answer.text)") }
-    }
-
-    static func request(_ port: Int, _ method: String, _ path: String, token: String?) throws -> HTTPTestResponse {
-        let connection = try HTTPConnection(port: port)
-        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-        try connection.send(
-            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(authorization)Content-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        let (status, headers) = try connection.readHead()
-        let body: [UInt8]
-        if let length = headers["content-length"].flatMap({ Int($0) }) {
-            body = try connection.readExactly(length)
-        } else if headers["transfer-encoding"]?.lowercased() == "chunked" {
-            var all: [UInt8] = []
-            while let chunk = try connection.readChunk() { all += chunk }
-            body = all
-        } else {
-            body = try connection.readToEnd()
-        }
-        return HTTPTestResponse(status: status, headers: headers, body: body)
     }
 
     /// One sample of `name` with `labels` in a scrape; nil when missing.
@@ -85,11 +61,8 @@ import Testing
         #expect(try Self.scrape(server.port, token: nil).status == 401)
         #expect(try Self.scrape(server.port, token: "viewer-token").status == 200)
         // The metrics token opens /metrics and nothing else.
-        let cameras = try HTTPConnection(port: server.port)
-        try cameras.send(
-            "GET /api/v1/cameras HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Self.token)\r\nConnection: close\r\n\r\n"
-        )
-        #expect(try cameras.readHead().status == 403)
+        #expect(
+            try HTTPTestClient.request(port: server.port, "GET", "/api/v1/cameras", token: Self.token).status == 403)
 
         try Self.stop(server.port, "idle")
         try await waitUntil("an exit and a stall counted", timeout: .seconds(30)) {

@@ -19,12 +19,16 @@ public struct FeedMessage: Sendable {
     public let camera: String?
     /// The JSON text as sent.
     public let json: String
+    /// The message itself, for subscribers that act on it (metrics, MQTT)
+    /// rather than forward the text.
+    public let message: ServerMessage
 
     init(version: UInt64, message: ServerMessage) {
         self.version = version
         self.type = message.type
         self.camera = message.camera
         self.json = WireJSON.text(message)
+        self.message = message
     }
 }
 

@@ -130,19 +130,12 @@ final class MetricsExporter: FeedSubscriber, Sendable {
 
     // MARK: - From the change feed
 
-    /// Decodes the few messages it counts; called with the feed's lock held.
+    /// Counts events as they go by; called with the feed's lock held.
     func deliver(_ event: FeedMessage) {
-        guard
-            [
-                "motion_start", "capture_done", "capture_failed", "session_started", "session_ended",
-                "session_interrupted",
-            ].contains(event.type),
-            let message = try? WireJSON.decode(ServerMessage.self, from: event.json)
-        else { return }
-        switch message {
-        case .motion(let change):
+        switch event.message {
+        case .motion(let change) where change.kind == .started:
             counter(.motionEvents, [("camera", change.camera)]).increment()
-        case .capture(let change):
+        case .capture(let change) where change.kind != .started:
             let status = change.kind == .done ? "done" : "failed"
             counter(.captures, [("camera", change.camera), ("status", status)]).increment()
             if let milliseconds = change.record.durationMs {
@@ -153,7 +146,7 @@ final class MetricsExporter: FeedSubscriber, Sendable {
             }
         case .session(let change) where change.kind == .started:
             counter(.ingestSessions, []).increment()
-        case .session(let change):
+        case .session(let change) where change.kind == .ended || change.kind == .interrupted:
             // What this connection of the session brought: its totals minus
             // what an earlier, interrupted connection already counted.
             let key = "ingest\u{0}" + change.change.sessionID

@@ -178,12 +178,15 @@ struct HTTPTestResponse {
 
 enum HTTPTestClient {
     /// One request with `Connection: close`; reads the whole response.
+    /// `token`: sent as `Authorization: Bearer`.
     static func request(
-        port: Int, _ method: String = "GET", _ path: String, body: [UInt8] = [], contentType: String = "image/jpeg"
+        port: Int, _ method: String = "GET", _ path: String, body: [UInt8] = [], contentType: String = "image/jpeg",
+        token: String? = nil
     ) throws -> HTTPTestResponse {
         let connection = try HTTPConnection(port: port)
+        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
         try connection.send(
-            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n"
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\(authorization)Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n"
         )
         if !body.isEmpty { try connection.send(bytes: body) }
         let (status, headers) = try connection.readHead()

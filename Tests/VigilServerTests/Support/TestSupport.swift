@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -177,4 +178,9 @@ func freePort() throws -> Int {
     }
     guard bound else { throw HTTPTestError(description: "no free port: errno \(errno)") }
     return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// The `token_sha256` of a token, as `auth.tokens` in a config wants it.
+func tokenSHA256(_ token: String) -> String {
+    SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
 }
