@@ -141,8 +141,12 @@ public struct VigilServer: Sendable {
         let router = makeRouter(registry: registry, ingest: ingest, access: access, metrics: metrics, mqtt: mqtt)
         var socketRouter = SocketRouter()
         socketRouter.access = access
+        // MJPEG streams and live sockets share the fan-outs: one hub
+        // subscription per camera and event loop for all of them.
+        let fanouts = ViewerFanouts()
         LiveSockets(
-            registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera, logger: logger
+            registry: registry, fanouts: fanouts, maxClientsPerCamera: config.server.maxClientsPerCamera,
+            logger: logger
         ).register(on: &socketRouter)
         IngestSockets(service: ingest, registry: registry, logger: logger).register(on: &socketRouter)
 
@@ -150,7 +154,7 @@ public struct VigilServer: Sendable {
             hub: { registry.camera($0)?.hub },
             maxFrameAge: { registry.camera($0)?.config.maxFrameAge ?? .seconds(2) },
             maxClientsPerCamera: config.server.maxClientsPerCamera,
-            fanouts: StreamFanouts(),
+            fanouts: fanouts,
             access: access,
             logger: logger
         )

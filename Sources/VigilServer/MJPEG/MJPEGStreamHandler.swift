@@ -3,7 +3,6 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
-import NIOSSL
 import VigilAPI
 import VigilCore
 
@@ -12,11 +11,8 @@ import VigilCore
 ///
 /// Fan-out through one task per viewer costs a task hop and an async writer
 /// per frame and viewer; here the camera's frame reaches every viewer of an
-/// event loop in one `execute`, and is written as the shared pre-built part.
-/// Per viewer it keeps one frame in flight and one pending (newest wins, older
-/// ones are dropped and counted), so memory per viewer is constant and a slow
-/// viewer always gets the newest frame. A viewer whose write has not completed
-/// for `stallTimeout` is disconnected. Requests it does not take (other paths,
+/// event loop in one `execute` (`ViewerFanout`), and its `FrameDelivery`
+/// writes the shared pre-built part. Requests it does not take (other paths,
 /// unknown cameras, bad parameters, too many viewers) pass on to the router,
 /// which answers them, errors included.
 final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -30,7 +26,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var hub: @Sendable (String) -> FrameHub?
         var maxFrameAge: @Sendable (String) -> Duration
         var maxClientsPerCamera: Int
-        var fanouts: StreamFanouts
+        var fanouts: ViewerFanouts
         /// A request without the right credential is left to the router,
         /// which answers 401, 403 or 429.
         var access: AccessControl
@@ -46,19 +42,9 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let environment: Environment
     private var mode = Mode.passthrough
-    private var context: ChannelHandlerContext?
-    private var writer: RawStreamWriter?
-    private var fanout: StreamFanout?
-    /// The camera's traffic counters, once streaming.
-    private var traffic: ViewerTraffic?
+    private var delivery: FrameDelivery?
+    private var fanout: ViewerFanout?
     private var camera = ""
-    private var pending: Frame?
-    private var inFlightSince: NIODeadline?
-    private var minInterval: TimeAmount?
-    private var lastSent = NIODeadline.distantPast
-    private var timer: Scheduled<Void>?
-    private var sent = 0
-    private var dropped = 0
 
     /// Status line, headers and the first boundary of every stream response.
     static let responseHead = ByteBuffer(
@@ -138,18 +124,16 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func startStreaming(context: ChannelHandlerContext, camera: String, fps: Double?) {
         guard let hub = environment.hub(camera) else { return }
         mode = .streaming
-        self.context = context
+        self.camera = camera
         // From here on the connection is a stream, not an idle keep-alive
         // connection: Hummingbird's idle timer must not close it. Stalled and
-        // departed viewers are handled here instead.
+        // departed viewers are handled by the delivery instead.
         if let state = try? context.pipeline.syncOperations.handler(type: HTTPConnectionStateHandler.self) {
             context.pipeline.syncOperations.removeHandler(state, promise: nil)
         }
-        self.camera = camera
-        if let fps { minInterval = .nanoseconds(Int64(1_000_000_000 / fps)) }
         // Frames are larger than NIO's default 64 KiB high watermark; a higher
-        // one avoids flipping writability on every frame. The handler itself
-        // keeps at most one frame in flight, so this does not queue frames.
+        // one avoids flipping writability on every frame. The delivery keeps
+        // at most one frame in flight, so this does not queue frames.
         context.channel.setOption(
             ChannelOptions.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20)
         ).whenFailure { _ in }
@@ -166,143 +150,44 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // `Connection: close` and no length the body is simply the multipart
         // stream (valid for HTTP/1.0 and 1.1 clients), so each frame is one
         // write of the shared part buffer, with no per-viewer encoding.
-        let writer = RawStreamWriter()
-        do {
-            // Right after TLS when there is TLS: its bytes must be encrypted.
-            let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
-            try context.pipeline.syncOperations.addHandler(writer, position: tls.map { .after($0) } ?? .first)
-        } catch {
+        guard let writer = try? RawStreamWriter.install(in: context.pipeline) else {
             context.close(promise: nil)
             return
         }
-        self.writer = writer
         writer.writeAndFlush(Self.responseHead, promise: nil)
+        var logger = environment.logger
+        logger[metadataKey: "camera"] = "\(camera)"
+        let delivery = FrameDelivery(
+            eventLoop: context.eventLoop, writer: writer,
+            options: .init(
+                kind: .mjpeg, showsPlaceholders: true, stallTimeout: environment.stallTimeout,
+                minInterval: fps.map { .nanoseconds(Int64(1_000_000_000 / $0)) }),
+            traffic: [camera: hub.traffic], logger: logger
+        ) { frame in (frame.mjpegPart, nil) }
         let fanout = environment.fanouts.fanout(for: hub, on: context.eventLoop)
-        guard fanout.add(self) else {
-            close()
+        guard fanout.add(delivery) else {
+            mode = .closed
+            context.close(promise: nil)
             return
         }
+        self.delivery = delivery
         self.fanout = fanout
-        traffic = hub.traffic
-        environment.logger.debug(
-            "mjpeg viewer connected",
-            metadata: ["camera": "\(camera)", "remote": "\(context.remoteAddress?.description ?? "?")"])
+        logger.debug("mjpeg viewer connected", metadata: ["remote": "\(context.remoteAddress?.description ?? "?")"])
         if let greeting = hub.greeting(maxAge: environment.maxFrameAge(camera)) {
-            offer(greeting)
+            delivery.offer(greeting)
         }
     }
 
     private func stopStreaming() {
         guard mode == .streaming else { return }
         mode = .closed
-        timer?.cancel()
-        timer = nil
-        pending = nil
-        fanout?.remove(self)
+        guard let delivery else { return }
+        delivery.stop()
+        fanout?.remove(delivery)
         fanout = nil
-        writer = nil
+        self.delivery = nil
         environment.logger.debug(
-            "mjpeg viewer left", metadata: ["camera": "\(camera)", "sent": "\(sent)", "dropped": "\(dropped)"])
-        context = nil
-    }
-
-    /// A new frame for this viewer; on the event loop (its fan-out's, which
-    /// is this channel's: asserted in debug builds, free in release).
-    func offer(_ frame: Frame) {
-        context?.eventLoop.assertInEventLoop()
-        guard mode == .streaming else { return }
-        if let since = inFlightSince {
-            if NIODeadline.now() - since > .nanoseconds(Int64(environment.stallTimeout.seconds * 1e9)) {
-                environment.logger.info(
-                    "mjpeg viewer stalled, disconnecting", metadata: ["camera": "\(camera)"])
-                close()
-                return
-            }
-            replacePending(with: frame)
-            return
-        }
-        if let minInterval {
-            let allowedAt = lastSent + minInterval
-            if NIODeadline.now() < allowedAt {
-                replacePending(with: frame)
-                if timer == nil, let context {
-                    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-                    timer = context.eventLoop.scheduleTask(deadline: allowedAt) {
-                        handler.value.timer = nil
-                        handler.value.sendPending()
-                    }
-                }
-                return
-            }
-        }
-        send(frame)
-    }
-
-    private func replacePending(with frame: Frame) {
-        if pending != nil {
-            dropped += 1
-            traffic?.frameDropped()
-        }
-        pending = frame
-    }
-
-    private func sendPending() {
-        guard let frame = pending else { return }
-        pending = nil
-        offer(frame)
-    }
-
-    private func send(_ frame: Frame) {
-        guard let context else { return }
-        inFlightSince = .now()
-        lastSent = .now()
-        sent += 1
-        traffic?.frameSent()
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        guard let writer else { return }
-        writer.writeAndFlush(frame.mjpegPart, promise: promise)
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { result in
-            let handler = handler.value
-            handler.inFlightSince = nil
-            switch result {
-            case .success:
-                handler.sendPending()
-            case .failure:
-                handler.close()
-            }
-        }
-    }
-
-    /// Closes the connection (shutdown, stalled or gone client).
-    func close() {
-        guard let context, mode == .streaming else { return }
-        stopStreaming()
-        context.close(promise: nil)
-    }
-}
-
-/// Writes raw bytes straight to the socket from the front of the pipeline,
-/// below the HTTP codec. Added only to connections that became streams.
-final class RawStreamWriter: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private var context: ChannelHandlerContext?
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-    }
-
-    func writeAndFlush(_ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
-        guard let context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
-        }
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+            "mjpeg viewer left",
+            metadata: ["camera": "\(camera)", "sent": "\(delivery.sent)", "dropped": "\(delivery.dropped)"])
     }
 }

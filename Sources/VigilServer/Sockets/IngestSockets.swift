@@ -50,8 +50,7 @@ struct IngestSockets: Sendable {
         await LiveSockets.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: nil,
             stallTimeout: stallTimeout, feed: registry.feed, idleTimeout: service.config.idleTimeout,
-            reader: { await Self.read(inbound, outbox: outbox, conversation: conversation) }
-        ) { _ in }
+            reader: { await Self.read(inbound, outbox: outbox, conversation: conversation) })
         conversation.disconnected()
     }
 

@@ -19,10 +19,12 @@ import VigilCore
 /// The WebSocket endpoints: `/cameras/{id}/live`, `/api/v1/live` and
 /// `/api/v1/events`.
 ///
-/// Every socket has one `SocketOutbox` (bounded, newest frame wins) and three
-/// tasks: a sender draining the outbox, a reader answering the client's
+/// Every socket has one `SocketOutbox` for its text messages (bounded) and
+/// three tasks: a sender draining the outbox, a reader answering the client's
 /// messages, and a watchdog that sends the heartbeat and closes a socket
-/// whose write has not completed for `stallTimeout`. Whatever the client
+/// whose write has not completed for `stallTimeout`. A live socket's frames
+/// take the MJPEG streams' path instead (`LiveSocketViewer`): no task and no
+/// queue per frame. Whatever the client
 /// sends, it gets a JSON error or a close with a reason; nothing it sends
 /// reaches the cameras.
 ///
@@ -31,6 +33,7 @@ import VigilCore
 /// a browser's WebSocket API shows close reasons, never an HTTP status.
 struct LiveSockets: Sendable {
     let registry: CameraRegistry
+    let fanouts: ViewerFanouts
     let maxClientsPerCamera: Int
     let logger: Logger
     var heartbeat: Duration = .seconds(15)
@@ -78,9 +81,7 @@ struct LiveSockets: Sendable {
             }
             cameras.append(camera)
         }
-        let outbox = SocketOutbox(
-            cameras: Set(ids), eventTypes: ["state"],
-            traffic: Dictionary(cameras.map { ($0.id, $0.hub.traffic) }, uniquingKeysWith: { first, _ in first }))
+        let outbox = SocketOutbox(cameras: Set(ids), eventTypes: ["state"])
         guard
             registry.feed.subscribe(
                 outbox,
@@ -94,45 +95,32 @@ struct LiveSockets: Sendable {
             return
         }
         defer { registry.feed.unsubscribe(outbox) }
-        var subscribed: [FrameHub] = []
-        defer {
-            for hub in subscribed {
-                hub.unsubscribe(outbox)
-                hub.traffic.viewerLeft(.websocket)
-            }
-        }
-        for camera in cameras {
-            guard camera.hub.subscribe(outbox) else { break }
-            subscribed.append(camera.hub)
-            camera.hub.traffic.viewerJoined(.websocket)
-            if let greeting = camera.hub.greeting(maxAge: camera.config.maxFrameAge), !greeting.isPlaceholder {
-                outbox.offer(greeting)
-            }
-        }
-        // Frames queued in the kernel cannot be replaced by newer ones: keep
-        // the send buffer near one frame so a slow viewer stays close to live.
-        let frameBytes = cameras.compactMap { $0.hub.latest?.jpeg.readableBytes }.max() ?? 128 * 1024
-        channel.setOption(
-            ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(min(max(frameBytes, 32 * 1024), 2 << 20))
-        ).whenFailure { _ in }
-        let prefixes = tagged ? Dictionary(uniqueKeysWithValues: ids.map { ($0, Self.tag(for: $0)) }) : [:]
         var socketLogger = logger
         socketLogger[metadataKey: "socket"] = "\(tagged ? "live" : "camera live") \(ids.joined(separator: ","))"
+        // Frames bypass the outbox: they reach the socket on its event loop
+        // the way MJPEG streams get theirs (the camera's fan-out for that
+        // loop, one delivery per socket). Texts keep going through the outbox
+        // and its sender; each message, frame or text, is written whole.
+        guard
+            let viewer = try? await channel.eventLoop.submit({
+                try LiveSocketViewer(
+                    cameras: cameras, channel: channel, fanouts: fanouts, stallTimeout: stallTimeout,
+                    framing: tagged ? LiveSocketFraming.tagged(cameras: ids) : LiveSocketFraming.untagged,
+                    logger: socketLogger,
+                    onHubFinished: { outbox.close(code: 1001, reason: "server shutting down") })
+            }).get()
+        else {
+            await refuse(outbound, code: "shutting_down", message: "server shutting down", closeCode: 1001)
+            return
+        }
         await Self.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
             stallTimeout: stallTimeout, feed: registry.feed,
-            reader: { await Self.read(inbound: inbound, outbox: outbox) }
-        ) { frame in
-            outbox.traffic[frame.camera]?.frameSent()
-            if let prefix = prefixes[frame.camera] {
-                // One message in two fragments: the tag, then the shared JPEG
-                // buffer itself (no copy per viewer).
-                try await outbound.write(.custom(WebSocketFrame(fin: false, opcode: .binary, data: prefix)))
-                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .continuation, data: frame.jpeg)))
-            } else {
-                try await outbound.write(.binary(frame.jpeg))
-            }
-        }
+            // No frame may follow the close message.
+            beforeClose: { await viewer.detach() },
+            reader: { await Self.read(inbound: inbound, outbox: outbox) })
+        await viewer.detach()
+        socketLogger.debug("frames", metadata: ["sent": "\(viewer.sent)", "dropped": "\(viewer.dropped)"])
     }
 
     private func serveEvents(socket: SocketConnection) async {
@@ -160,8 +148,7 @@ struct LiveSockets: Sendable {
         await Self.run(
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
             stallTimeout: stallTimeout, feed: registry.feed,
-            reader: { await Self.read(inbound: inbound, outbox: outbox) }
-        ) { _ in }
+            reader: { await Self.read(inbound: inbound, outbox: outbox) })
     }
 
     // MARK: - One socket
@@ -173,8 +160,8 @@ struct LiveSockets: Sendable {
     static func run(
         outbox: SocketOutbox, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger,
         heartbeat: Duration?, stallTimeout: Duration, feed: ChangeFeed, idleTimeout: Duration? = nil,
-        reader: @escaping @Sendable () async -> SocketMessageReader.End,
-        sendFrame: @escaping @Sendable (Frame) async throws -> Void
+        beforeClose: (@Sendable () async -> Void)? = nil,
+        reader: @escaping @Sendable () async -> SocketMessageReader.End
     ) async {
         logger.debug("socket opened", metadata: ["remote": "\(channel.remoteAddress?.description ?? "?")"])
         await withTaskGroup(of: Void.self) { group in
@@ -218,14 +205,11 @@ struct LiveSockets: Sendable {
                         outbox.writeStarted()
                         try await outbound.write(.text(text))
                         outbox.writeEnded()
-                    case .frame(let frame):
-                        outbox.writeStarted()
-                        try await sendFrame(frame)
-                        outbox.writeEnded()
                     case .close(let code, let reason):
                         if code != 1001 {
                             logger.info("closing socket: \(reason)")
                         }
+                        await beforeClose?()
                         try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                         break sending
                     }
@@ -235,7 +219,7 @@ struct LiveSockets: Sendable {
             }
             group.cancelAll()
         }
-        logger.debug("socket closed", metadata: ["sent": "\(outbox.sent)", "dropped": "\(outbox.dropped)"])
+        logger.debug("socket closed", metadata: ["sent": "\(outbox.sent)"])
     }
 
     /// Reads the client's messages: JSON text with a `type`. Answers `ping`;
@@ -277,16 +261,6 @@ struct LiveSockets: Sendable {
         logger.info("socket refused: \(message)")
         try? await outbound.write(.text(WireJSON.text(ServerMessage.error(SocketError(code: code, message: message)))))
         try? await outbound.close(WebSocketErrorCode(codeNumber: Int(closeCode)), reason: String(message.prefix(120)))
-    }
-
-    /// The tag in front of each JPEG on `/api/v1/live`: one byte N, then N
-    /// bytes of camera id.
-    static func tag(for camera: String) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        let bytes = Array(camera.utf8.prefix(255))
-        buffer.writeInteger(UInt8(bytes.count))
-        buffer.writeBytes(bytes)
-        return buffer
     }
 }
 

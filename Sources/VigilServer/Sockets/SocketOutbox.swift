@@ -3,44 +3,32 @@ import Synchronization
 import VigilAPI
 import VigilCore
 
-/// What one WebSocket has waiting to be sent, filled by the frame hubs and
-/// the change feed and drained by the socket's single sender task.
+/// The text messages one WebSocket has waiting to be sent, filled by the
+/// change feed and the socket's own replies and drained by the socket's
+/// single sender task. (Live frames take another path: `LiveSocketViewer`.)
 ///
-/// Text messages (state and other events, replies) keep their order in a
-/// bounded queue; frames keep only the newest per camera (an older pending
-/// frame is replaced and counted as dropped), so a slow socket gets the
-/// newest frame and its memory stays constant. A socket whose text queue
-/// overflows is closed: it reconnects and starts from a fresh `hello`, which
-/// is correct, whereas skipping events would leave it wrong.
-///
-/// One sender drains it, so text and binary messages never interleave
-/// inside a fragmented message.
-final class SocketOutbox: FrameSubscriber, FeedSubscriber {
+/// Messages (state and other events, replies) keep their order in a bounded
+/// queue. A socket whose queue overflows is closed: it reconnects and starts
+/// from a fresh `hello`, which is correct, whereas skipping events would
+/// leave it wrong.
+final class SocketOutbox: FeedSubscriber {
     enum Item: Sendable {
         case text(String)
-        case frame(Frame)
         /// Stop sending and close with this code and reason.
         case close(code: UInt16, reason: String)
     }
 
     private struct State {
         var texts = CircularBuffer<String>()
-        var frames: [String: Frame] = [:]
-        /// Cameras with a pending frame, oldest first (fair across cameras).
-        var frameOrder = CircularBuffer<String>()
         var waiter: CheckedContinuation<Item?, Never>?
         var closing: (code: UInt16, reason: String)?
         var closeTaken = false
-        var dropped = 0
         var sent = 0
         var writeStartedAt: ContinuousClock.Instant?
         var lastInbound = ContinuousClock.now
 
         mutating func take() -> Item? {
             if let text = texts.popFirst() { return .text(text) }
-            if let camera = frameOrder.popFirst(), let frame = frames.removeValue(forKey: camera) {
-                return .frame(frame)
-            }
             if let closing, !closeTaken {
                 closeTaken = true
                 return .close(code: closing.code, reason: closing.reason)
@@ -55,18 +43,12 @@ final class SocketOutbox: FrameSubscriber, FeedSubscriber {
     /// every camera and events about no camera.
     private let cameras: Set<String>?
     let maxQueuedTexts: Int
-    /// The traffic counters of the cameras whose frames this socket sends.
-    let traffic: [String: ViewerTraffic]
     private let state = Mutex(State())
 
-    init(
-        cameras: Set<String>?, eventTypes: Set<String>?, maxQueuedTexts: Int = 512,
-        traffic: [String: ViewerTraffic] = [:]
-    ) {
+    init(cameras: Set<String>?, eventTypes: Set<String>?, maxQueuedTexts: Int = 512) {
         self.cameras = cameras
         self.eventTypes = eventTypes
         self.maxQueuedTexts = maxQueuedTexts
-        self.traffic = traffic
     }
 
     /// Whether this socket forwards events of `camera`.
@@ -74,7 +56,6 @@ final class SocketOutbox: FrameSubscriber, FeedSubscriber {
         cameras?.contains(camera) ?? true
     }
 
-    var dropped: Int { state.withLock { $0.dropped } }
     var sent: Int { state.withLock { $0.sent } }
 
     /// When the write in progress started; nil when none is.
@@ -104,39 +85,12 @@ final class SocketOutbox: FrameSubscriber, FeedSubscriber {
         close(code: 1001, reason: "server shutting down")
     }
 
-    func offer(_ frame: Frame) {
-        // Placeholder cards are for MJPEG viewers; here the state messages
-        // say why there is no picture.
-        guard !frame.isPlaceholder else { return }
-        let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
-            guard state.closing == nil else { return nil }
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            if state.frames.updateValue(frame, forKey: frame.camera) != nil {
-                state.dropped += 1
-                traffic[frame.camera]?.frameDropped()
-            } else {
-                state.frameOrder.append(frame.camera)
-            }
-            return nil
-        }
-        waiter?.resume(returning: .frame(frame))
-    }
-
-    func finish() {
-        close(code: 1001, reason: "server shutting down")
-    }
-
-    /// Asks the sender to close the socket after the queued text messages
-    /// (pending frames are dropped). The first reason given wins.
+    /// Asks the sender to close the socket after the queued messages. The
+    /// first reason given wins.
     func close(code: UInt16, reason: String) {
         let waiter = state.withLock { state -> CheckedContinuation<Item?, Never>? in
             guard state.closing == nil else { return nil }
             state.closing = (code, reason)
-            state.frames.removeAll()
-            state.frameOrder.removeAll()
             guard let waiter = state.waiter else { return nil }
             state.waiter = nil
             state.closeTaken = true
@@ -152,8 +106,6 @@ final class SocketOutbox: FrameSubscriber, FeedSubscriber {
             if state.closing == nil { state.closing = (1001, "client gone") }
             state.closeTaken = true
             state.texts.removeAll()
-            state.frames.removeAll()
-            state.frameOrder.removeAll()
             defer { state.waiter = nil }
             return state.waiter
         }
