@@ -10,6 +10,10 @@ struct ClientStats: Sendable {
     var firstCounted: Double?
     var lastCounted: Double?
     var error: String?
+    /// WebSocket clients: arrival time and JPEG length of each frame counted.
+    var arrivals: [(time: Double, length: Int)] = []
+    /// The MJPEG reference client: length and publication time of every part.
+    var publications: [(length: Int, timestamp: Double)] = []
 }
 
 /// Reads one MJPEG response as it arrives and counts frames, without keeping
@@ -43,10 +47,15 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     private var line: [UInt8] = []
     private var headerText: [UInt8] = []
     private var timestamp: Double?
+    private var length = 0
+    private let recordsPublications: Bool
     private(set) var stats = ClientStats()
 
     /// Only frames received after `countFrom` (seconds since 1970) are counted.
-    init(host: String, path: String, countFrom: Double) {
+    /// `recordsPublications`: keep every part's length and timestamp, as
+    /// the reference for WebSocket clients' latencies.
+    init(host: String, path: String, countFrom: Double, recordsPublications: Bool = false) {
+        self.recordsPublications = recordsPublications
         request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: vigil-load\r\n\r\n"
         self.countFrom = countFrom
     }
@@ -126,7 +135,7 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                 if byte == 10, headerText.count >= 4, headerText.suffix(4) == [13, 10, 13, 10] {
                     let text = String(decoding: headerText, as: UTF8.self)
                     headerText = []
-                    var length = 0
+                    length = 0
                     timestamp = nil
                     for field in text.split(separator: "\r\n") {
                         if field.hasPrefix("Content-Length:") {
@@ -152,6 +161,7 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func frameReceived() {
         let now = Date().timeIntervalSince1970
+        if recordsPublications, let timestamp { stats.publications.append((length, timestamp)) }
         guard now >= countFrom else { return }
         stats.frames += 1
         if stats.firstCounted == nil { stats.firstCounted = now }

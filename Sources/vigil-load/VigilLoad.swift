@@ -17,12 +17,19 @@ struct VigilLoad: AsyncParsableCommand {
         subcommands: [Fanout.self, Framing.self, IngestLoad.self, MotionBench.self])
 }
 
-/// Opens N MJPEG clients and reports fps, latency, server CPU and memory.
+/// Opens N live viewers (MJPEG streams or live WebSockets) and reports fps,
+/// latency, server CPU and memory.
 struct Fanout: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "MJPEG fan-out load against a running server.")
+    static let configuration = CommandConfiguration(abstract: "Live fan-out load against a running server.")
 
-    @Option(help: "Stream URL, e.g. http://127.0.0.1:8080/cameras/bench/stream.mjpg")
+    @Option(
+        help:
+            "Viewer URL: http://127.0.0.1:8080/cameras/ID/stream.mjpg, ws://127.0.0.1:8080/cameras/ID/live or ws://127.0.0.1:8080/api/v1/live?cameras=ID"
+    )
     var url: String
+
+    @Option(help: "For ws:// viewers: the camera's MJPEG URL, read by one more client for publication times.")
+    var reference: String?
 
     @Option(help: "Number of clients.")
     var clients = 200
@@ -45,21 +52,27 @@ struct Fanout: ParsableCommand {
     @Option(help: "Event-loop threads of the load tool.")
     var threads = 2
 
+    /// One open client: its channel and how to read its counts on its loop.
+    private struct Client {
+        let channel: any Channel
+        let isSlow: Bool
+        let stats: @Sendable () -> ClientStats
+    }
+
     func run() throws {
-        guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else {
-            throw ValidationError("--url must look like http://127.0.0.1:8080/cameras/ID/stream.mjpg")
+        guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port,
+            ["http", "ws"].contains(parsed.scheme)
+        else {
+            throw ValidationError("--url must look like http://127.0.0.1:8080/cameras/ID/stream.mjpg or ws://…")
         }
-        let path = parsed.path
+        let isWebSocket = parsed.scheme == "ws"
+        let path = parsed.query.map { "\(parsed.path)?\($0)" } ?? parsed.path
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         defer { try? group.syncShutdownGracefully() }
         let start = Date().timeIntervalSince1970
         let countFrom = start + warmup
-        var handlers: [(MJPEGLoadHandler, any Channel, Bool)] = []
-        for index in 0..<clients {
-            let isSlow = index < slow
-            let handler = MJPEGLoadHandler(host: host, path: path, countFrom: countFrom)
-            var bootstrap = ClientBootstrap(group: group)
-                .connectTimeout(.seconds(5))
+        func open(isSlow: Bool, handler: some ChannelHandler & Sendable) throws -> any Channel {
+            var bootstrap = ClientBootstrap(group: group).connectTimeout(.seconds(5))
             if isSlow {
                 bootstrap =
                     bootstrap
@@ -68,7 +81,7 @@ struct Fanout: ParsableCommand {
                     .channelOption(.socketOption(.so_rcvbuf), value: 65536)
             }
             let rate = slowRate
-            let channel = try bootstrap.channelInitializer { channel in
+            return try bootstrap.channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if isSlow {
                         try channel.pipeline.syncOperations.addHandler(ThrottledReader(bytesPerSecond: rate))
@@ -76,7 +89,30 @@ struct Fanout: ParsableCommand {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }.connect(host: host, port: port).wait()
-            handlers.append((handler, channel, isSlow))
+        }
+        var referenceClient: Client?
+        if isWebSocket {
+            guard let reference, let referenceURL = URL(string: reference), referenceURL.scheme == "http" else {
+                throw ValidationError("ws:// viewers need --reference http://…/cameras/ID/stream.mjpg for latencies")
+            }
+            let handler = MJPEGLoadHandler(
+                host: host, path: referenceURL.path, countFrom: countFrom, recordsPublications: true)
+            let channel = try open(isSlow: false, handler: handler)
+            referenceClient = Client(channel: channel, isSlow: false) { handler.stats }
+        }
+        var clientsOpen: [Client] = []
+        for index in 0..<clients {
+            let isSlow = index < slow
+            if isWebSocket {
+                let handler = WebSocketLoadHandler(
+                    host: host, path: path, tagged: parsed.path == "/api/v1/live", countFrom: countFrom)
+                let channel = try open(isSlow: isSlow, handler: handler)
+                clientsOpen.append(Client(channel: channel, isSlow: isSlow) { handler.stats })
+            } else {
+                let handler = MJPEGLoadHandler(host: host, path: path, countFrom: countFrom)
+                let channel = try open(isSlow: isSlow, handler: handler)
+                clientsOpen.append(Client(channel: channel, isSlow: isSlow) { handler.stats })
+            }
         }
         let opened = Date().timeIntervalSince1970
         let sleepUntilStart = countFrom - Date().timeIntervalSince1970
@@ -87,16 +123,33 @@ struct Fanout: ParsableCommand {
         usleep(useconds_t(duration * 1e6))
         let cpuEnd = serverPid.flatMap(ProcStat.cpuSeconds)
         let wallEnd = Date().timeIntervalSince1970
+        var matcher: LatencyMatcher?
+        if let referenceClient {
+            matcher = LatencyMatcher(
+                try referenceClient.channel.eventLoop.submit(referenceClient.stats).wait().publications)
+            referenceClient.channel.close(promise: nil)
+        }
         var results: [(ClientStats, Bool)] = []
-        for (handler, channel, isSlow) in handlers {
-            let stats = try channel.eventLoop.submit { handler.stats }.wait()
-            results.append((stats, isSlow))
-            channel.close(promise: nil)
+        var unmatched = 0
+        for client in clientsOpen {
+            var stats = try client.channel.eventLoop.submit(client.stats).wait()
+            if let matcher {
+                for arrival in stats.arrivals {
+                    if let latency = matcher.latency(arrival: arrival.time, length: arrival.length) {
+                        stats.latencies.append(latency)
+                    } else {
+                        unmatched += 1
+                    }
+                }
+            }
+            results.append((stats, client.isSlow))
+            client.channel.close(promise: nil)
         }
         let window = wallEnd - wallStart
         report(
             results: results, window: window, connectSeconds: opened - start,
             cpu: cpuStart.flatMap { s in cpuEnd.map { ($0 - s) / window } }, rssStart: rssStart)
+        if unmatched > 0 { print("frames without a matching publication (no latency): \(unmatched)") }
     }
 
     func report(

@@ -131,26 +131,12 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let state = try? context.pipeline.syncOperations.handler(type: HTTPConnectionStateHandler.self) {
             context.pipeline.syncOperations.removeHandler(state, promise: nil)
         }
-        // Frames are larger than NIO's default 64 KiB high watermark; a higher
-        // one avoids flipping writability on every frame. The delivery keeps
-        // at most one frame in flight, so this does not queue frames.
-        context.channel.setOption(
-            ChannelOptions.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20)
-        ).whenFailure { _ in }
-        // Frames waiting in the kernel's socket buffers cannot be replaced by
-        // newer ones: a default (auto-tuned, megabytes) send buffer leaves a
-        // slow viewer seconds behind. One frame (the kernel doubles it) keeps a
-        // fast viewer's pipe full and a slow one close to live.
-        let frameBytes = hub.latest?.mjpegPart.readableBytes ?? 128 * 1024
-        let sendBuffer = min(max(frameBytes, 32 * 1024), 2 * 1024 * 1024)
-        context.channel.setOption(
-            ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer)
-        ).whenFailure { _ in }
         // The response is written as raw bytes below the HTTP codec: with
         // `Connection: close` and no length the body is simply the multipart
         // stream (valid for HTTP/1.0 and 1.1 clients), so each frame is one
         // write of the shared part buffer, with no per-viewer encoding.
-        guard let writer = try? RawStreamWriter.install(in: context.pipeline) else {
+        let frameBytes = hub.latest?.mjpegPart.readableBytes ?? 128 * 1024
+        guard let writer = try? RawStreamWriter.install(on: context.channel, frameBytes: frameBytes) else {
             context.close(promise: nil)
             return
         }

@@ -21,13 +21,8 @@ final class LiveSocketViewer: @unchecked Sendable {
     ) throws {
         eventLoop = channel.eventLoop
         eventLoop.preconditionInEventLoop()
-        // Frames queued in the kernel cannot be replaced by newer ones: keep
-        // the send buffer near one frame so a slow viewer stays close to live.
         let frameBytes = cameras.compactMap { $0.hub.latest?.jpeg.readableBytes }.max() ?? 128 * 1024
-        channel.setOption(
-            ChannelOptions.socketOption(.so_sndbuf), value: SocketOptionValue(min(max(frameBytes, 32 * 1024), 2 << 20))
-        ).whenFailure { _ in }
-        let writer = try RawStreamWriter.install(in: channel.pipeline)
+        let writer = try RawStreamWriter.install(on: channel, frameBytes: frameBytes)
         delivery = FrameDelivery(
             eventLoop: eventLoop, writer: writer,
             options: .init(kind: .websocket, showsPlaceholders: false, stallTimeout: stallTimeout),

@@ -172,11 +172,22 @@ struct LiveSockets: Sendable {
                 if await reader() == .clientGone { outbox.abandon() }
             }
             group.addTask {
-                // Heartbeat and stall watchdog.
+                // Heartbeat, stall and idle watchdog. It sleeps until the next
+                // thing due instead of polling: hundreds of sockets polling
+                // twice a second cost more than their frames.
                 var nextPing = heartbeat.map { ContinuousClock.now + $0 }
                 var idleClosed = false
                 while !Task.isCancelled {
-                    do { try await Task.sleep(for: .milliseconds(500)) } catch { return }
+                    let now = ContinuousClock.now
+                    // A write that starts after this is noticed at most half
+                    // a stall timeout late.
+                    var wake = now + stallTimeout / 2
+                    if let started = outbox.writeStartedAt { wake = min(wake, started + stallTimeout) }
+                    if let nextPing { wake = min(wake, nextPing) }
+                    if let idleTimeout, !idleClosed { wake = min(wake, outbox.lastInbound + idleTimeout) }
+                    do {
+                        try await Task.sleep(until: max(wake, now + .milliseconds(10)), clock: .continuous)
+                    } catch { return }
                     if let started = outbox.writeStartedAt, ContinuousClock.now - started > stallTimeout {
                         logger.info("socket stalled: a write waited more than \(stallTimeout), disconnecting")
                         channel.close(promise: nil)

@@ -1,0 +1,191 @@
+import Foundation
+import NIOCore
+
+/// Reads one live WebSocket (`/cameras/{id}/live` or `/api/v1/live`) as it
+/// arrives and counts frames without keeping any: it opens the socket,
+/// walks the frame headers, skips payloads and notes, when a binary
+/// message's last byte arrives, the time and the JPEG's length. WebSocket
+/// messages carry no timestamp; latencies are found afterwards by matching
+/// each JPEG to the publication an MJPEG reference client saw
+/// (`LatencyMatcher`).
+///
+/// Confined to its channel's event loop; `stats` is read through
+/// `eventLoop.submit`, hence the unchecked conformance.
+final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private enum State {
+        case handshake
+        case header
+        case payload(remaining: Int, opcode: UInt8, fin: Bool)
+        case closed
+    }
+
+    private let request: String
+    private let tagged: Bool
+    private let countFrom: Double
+    private var state = State.handshake
+    private var pendingBytes: [UInt8] = []
+    /// The binary message being received: its length so far and the tag length.
+    private var messageIsBinary = false
+    private var messageBytes = 0
+    private var tagLength: Int?
+    /// Control frame payload being collected (a ping to answer).
+    private var control: [UInt8] = []
+    private(set) var stats = ClientStats()
+
+    /// `tagged`: messages start with a camera tag (`/api/v1/live`).
+    init(host: String, path: String, tagged: Bool, countFrom: Double) {
+        request =
+            "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dmlnaWwtbG9hZC1jbGllbnQ=\r\nSec-WebSocket-Version: 13\r\nUser-Agent: vigil-load\r\n\r\n"
+        self.tagged = tagged
+        self.countFrom = countFrom
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(ByteBuffer(string: request)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        stats.error = "\(error)"
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if stats.error == nil { stats.error = "connection closed" }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        stats.bytes += buffer.readableBytes
+        buffer.withUnsafeReadableBytes { consume($0, context: context) }
+    }
+
+    private func consume(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
+        var index = 0
+        while index < bytes.count {
+            switch state {
+            case .closed:
+                return
+            case .handshake:
+                pendingBytes.append(bytes[index])
+                index += 1
+                if pendingBytes.count >= 4, pendingBytes.suffix(4) == [13, 10, 13, 10] {
+                    let head = String(decoding: pendingBytes, as: UTF8.self)
+                    pendingBytes = []
+                    guard head.hasPrefix("HTTP/1.1 101") else {
+                        stats.error = String(head.prefix(while: { $0 != "\r" }))
+                        state = .closed
+                        return
+                    }
+                    state = .header
+                }
+            case .header:
+                pendingBytes.append(bytes[index])
+                index += 1
+                guard let (length, opcode, fin) = parsedHeader() else { continue }
+                pendingBytes = []
+                if opcode == 1 || opcode == 2 { messageIsBinary = opcode == 2 }
+                state = .payload(remaining: length, opcode: opcode, fin: fin)
+                if length == 0 { payloadEnded(opcode: opcode, fin: fin, context: context) }
+            case .payload(let remaining, let opcode, let fin):
+                let take = min(remaining, bytes.count - index)
+                let chunk = UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)])
+                index += take
+                if opcode >= 8 {
+                    control.append(contentsOf: chunk)
+                } else if messageIsBinary {
+                    if tagged, tagLength == nil, messageBytes == 0, let first = chunk.first {
+                        tagLength = 1 + Int(first)
+                    }
+                    messageBytes += take
+                }
+                if take == remaining {
+                    payloadEnded(opcode: opcode, fin: fin, context: context)
+                } else {
+                    state = .payload(remaining: remaining - take, opcode: opcode, fin: fin)
+                }
+            }
+        }
+    }
+
+    /// The frame header in `pendingBytes` once it is complete: payload
+    /// length, opcode and FIN. Frames from a server are not masked.
+    private func parsedHeader() -> (Int, UInt8, Bool)? {
+        guard pendingBytes.count >= 2 else { return nil }
+        let fin = pendingBytes[0] & 0x80 != 0
+        let opcode = pendingBytes[0] & 0x0F
+        let short = Int(pendingBytes[1] & 0x7F)
+        switch short {
+        case 126:
+            guard pendingBytes.count >= 4 else { return nil }
+            return (Int(pendingBytes[2]) << 8 | Int(pendingBytes[3]), opcode, fin)
+        case 127:
+            guard pendingBytes.count >= 10 else { return nil }
+            let length = pendingBytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
+            return (length, opcode, fin)
+        default:
+            return (short, opcode, fin)
+        }
+    }
+
+    private func payloadEnded(opcode: UInt8, fin: Bool, context: ChannelHandlerContext) {
+        state = .header
+        switch opcode {
+        case 0x9:  // ping: answer with a masked pong carrying the same payload
+            var pong = ByteBuffer()
+            pong.writeInteger(UInt8(0x8A))
+            pong.writeInteger(UInt8(0x80 | control.count))
+            pong.writeBytes([0, 0, 0, 0])  // a zero mask leaves the payload as is
+            pong.writeBytes(control)
+            context.writeAndFlush(NIOAny(pong), promise: nil)
+            control = []
+        case 0x8:
+            stats.error = "closed by the server"
+            state = .closed
+            context.close(promise: nil)
+        case 0xA:
+            control = []
+        default:
+            guard fin, messageIsBinary else { return }
+            if messageBytes > 0 { frameReceived(jpegLength: messageBytes - (tagLength ?? 0)) }
+            messageBytes = 0
+            tagLength = nil
+        }
+    }
+
+    private func frameReceived(jpegLength: Int) {
+        let now = Date().timeIntervalSince1970
+        guard now >= countFrom else { return }
+        stats.frames += 1
+        if stats.firstCounted == nil { stats.firstCounted = now }
+        stats.lastCounted = now
+        stats.arrivals.append((now, jpegLength))
+    }
+}
+
+/// Finds when each JPEG a WebSocket client received was published, from the
+/// `X-Timestamp` and length of every part an MJPEG client of the same camera
+/// saw: the latest publication of a JPEG of that length before its arrival.
+/// (The bench camera cycles through a few dozen frames of distinct lengths,
+/// so a length names a frame within a second.)
+struct LatencyMatcher {
+    private var published: [Int: [Double]] = [:]
+
+    init(_ publications: [(length: Int, timestamp: Double)]) {
+        for entry in publications {
+            published[entry.length, default: []].append(entry.timestamp)
+        }
+        for key in published.keys { published[key]?.sort() }
+    }
+
+    /// Latency of a JPEG of `length` bytes that arrived at `time`; nil when
+    /// no such JPEG was published before.
+    func latency(arrival time: Double, length: Int) -> Double? {
+        guard let stamps = published[length], let last = stamps.last(where: { $0 <= time }) else { return nil }
+        return time - last
+    }
+}
