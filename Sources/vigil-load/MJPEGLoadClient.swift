@@ -10,16 +10,13 @@ struct ClientStats: Sendable {
     var firstCounted: Double?
     var lastCounted: Double?
     var error: String?
-    /// WebSocket clients: arrival time and JPEG length of each frame counted.
-    var arrivals: [(time: Double, length: Int)] = []
-    /// The MJPEG reference client: length and publication time of every part.
-    var publications: [(length: Int, timestamp: Double)] = []
 }
 
 /// Reads one MJPEG response as it arrives and counts frames, without keeping
 /// any: it walks the chunked encoding and the part headers, skips each JPEG by
 /// its Content-Length and records, when a JPEG's last byte arrives, the time
-/// since the server published it (`X-Timestamp`).
+/// since the camera took it (`FrameStampReader`), or else since the server
+/// published it (`X-Timestamp`).
 ///
 /// Confined to its channel's event loop; `stats` is read through
 /// `eventLoop.submit`, hence the unchecked conformance.
@@ -47,15 +44,11 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     private var line: [UInt8] = []
     private var headerText: [UInt8] = []
     private var timestamp: Double?
-    private var length = 0
-    private let recordsPublications: Bool
+    private var stamp = FrameStampReader()
     private(set) var stats = ClientStats()
 
     /// Only frames received after `countFrom` (seconds since 1970) are counted.
-    /// `recordsPublications`: keep every part's length and timestamp, as
-    /// the reference for WebSocket clients' latencies.
-    init(host: String, path: String, countFrom: Double, recordsPublications: Bool = false) {
-        self.recordsPublications = recordsPublications
+    init(host: String, path: String, countFrom: Double) {
         request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: vigil-load\r\n\r\n"
         self.countFrom = countFrom
     }
@@ -135,8 +128,9 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                 if byte == 10, headerText.count >= 4, headerText.suffix(4) == [13, 10, 13, 10] {
                     let text = String(decoding: headerText, as: UTF8.self)
                     headerText = []
-                    length = 0
+                    var length = 0
                     timestamp = nil
+                    stamp.reset()
                     for field in text.split(separator: "\r\n") {
                         if field.hasPrefix("Content-Length:") {
                             length = Int(field.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
@@ -148,6 +142,7 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             case .body(let remaining):
                 let take = min(remaining, bytes.count - index)
+                stamp.consume(UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
                 index += take
                 if take == remaining {
                     part = .headers
@@ -161,12 +156,11 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func frameReceived() {
         let now = Date().timeIntervalSince1970
-        if recordsPublications, let timestamp { stats.publications.append((length, timestamp)) }
         guard now >= countFrom else { return }
         stats.frames += 1
         if stats.firstCounted == nil { stats.firstCounted = now }
         stats.lastCounted = now
-        if let timestamp { stats.latencies.append(now - timestamp) }
+        if let taken = stamp.stamp ?? timestamp { stats.latencies.append(now - taken) }
     }
 }
 

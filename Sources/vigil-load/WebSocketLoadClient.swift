@@ -4,10 +4,8 @@ import NIOCore
 /// Reads one live WebSocket (`/cameras/{id}/live` or `/api/v1/live`) as it
 /// arrives and counts frames without keeping any: it opens the socket,
 /// walks the frame headers, skips payloads and notes, when a binary
-/// message's last byte arrives, the time and the JPEG's length. WebSocket
-/// messages carry no timestamp; latencies are found afterwards by matching
-/// each JPEG to the publication an MJPEG reference client saw
-/// (`LatencyMatcher`).
+/// message's last byte arrives, the time since the camera took it (the stamp
+/// `vigil fake-camera --timestamp` puts in the JPEG: `FrameStampReader`).
 ///
 /// Confined to its channel's event loop; `stats` is read through
 /// `eventLoop.submit`, hence the unchecked conformance.
@@ -30,6 +28,7 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     private var messageIsBinary = false
     private var messageBytes = 0
     private var tagLength: Int?
+    private var stamp = FrameStampReader()
     /// Control frame payload being collected (a ping to answer).
     private var control: [UInt8] = []
     private(set) var stats = ClientStats()
@@ -98,9 +97,12 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                 if opcode >= 8 {
                     control.append(contentsOf: chunk)
                 } else if messageIsBinary {
-                    if tagged, tagLength == nil, messageBytes == 0, let first = chunk.first {
-                        tagLength = 1 + Int(first)
+                    if messageBytes == 0 {
+                        stamp.reset()
+                        tagLength = tagged ? chunk.first.map { 1 + Int($0) } : 0
                     }
+                    let jpegStart = max(0, (tagLength ?? 0) - messageBytes)
+                    if jpegStart < chunk.count { stamp.consume(UnsafeRawBufferPointer(rebasing: chunk[jpegStart...])) }
                     messageBytes += take
                 }
                 if take == remaining {
@@ -151,41 +153,18 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
             control = []
         default:
             guard fin, messageIsBinary else { return }
-            if messageBytes > 0 { frameReceived(jpegLength: messageBytes - (tagLength ?? 0)) }
+            if messageBytes > 0 { frameReceived() }
             messageBytes = 0
             tagLength = nil
         }
     }
 
-    private func frameReceived(jpegLength: Int) {
+    private func frameReceived() {
         let now = Date().timeIntervalSince1970
         guard now >= countFrom else { return }
         stats.frames += 1
         if stats.firstCounted == nil { stats.firstCounted = now }
         stats.lastCounted = now
-        stats.arrivals.append((now, jpegLength))
-    }
-}
-
-/// Finds when each JPEG a WebSocket client received was published, from the
-/// `X-Timestamp` and length of every part an MJPEG client of the same camera
-/// saw: the latest publication of a JPEG of that length before its arrival.
-/// (The bench camera cycles through a few dozen frames of distinct lengths,
-/// so a length names a frame within a second.)
-struct LatencyMatcher {
-    private var published: [Int: [Double]] = [:]
-
-    init(_ publications: [(length: Int, timestamp: Double)]) {
-        for entry in publications {
-            published[entry.length, default: []].append(entry.timestamp)
-        }
-        for key in published.keys { published[key]?.sort() }
-    }
-
-    /// Latency of a JPEG of `length` bytes that arrived at `time`; nil when
-    /// no such JPEG was published before.
-    func latency(arrival time: Double, length: Int) -> Double? {
-        guard let stamps = published[length], let last = stamps.last(where: { $0 <= time }) else { return nil }
-        return time - last
+        if let taken = stamp.stamp { stats.latencies.append(now - taken) }
     }
 }

@@ -53,6 +53,12 @@ struct FakeCamera: ParsableCommand {
     @Flag(help: "Write one byte every 10 ms (alive, but never a whole frame in time).")
     var trickle = false
 
+    @Flag(
+        help:
+            "Stamp each frame with the time it is written, in a JPEG comment (vigil-ts=SECONDS), so a load client can measure latency from the camera."
+    )
+    var timestamp = false
+
     @Flag(help: "Ignore SIGTERM (only SIGKILL stops it).")
     var ignoreSigterm = false
 
@@ -140,6 +146,7 @@ struct FakeCamera: ParsableCommand {
                 let perPeriod = max(1, Int(period * fps))
                 frame = written % perPeriod < Int(fps) ? frames[written % frames.count] : frames[0]
             }
+            if timestamp { frame = Self.stamped(frame, at: Date().timeIntervalSince1970) }
             let truncated = truncateEvery.map { (written + 1) % $0 == 0 } ?? false
             guard writeAll(truncated ? frame[..<(frame.count / 2)] : frame[...]) else { return }
             written += 1
@@ -151,6 +158,16 @@ struct FakeCamera: ParsableCommand {
                 next = Date().timeIntervalSince1970
             }
         }
+    }
+
+    /// `jpeg` with a comment segment `vigil-ts=SECONDS.MICROS` right after SOI.
+    static func stamped(_ jpeg: [UInt8], at time: Double) -> [UInt8] {
+        let micros = Int64((time * 1_000_000).rounded())
+        let fraction = String(micros % 1_000_000)
+        let text = Array(
+            "vigil-ts=\(micros / 1_000_000).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)".utf8)
+        let length = text.count + 2
+        return [0xFF, 0xD8, 0xFF, 0xFE, UInt8(length >> 8), UInt8(length & 0xFF)] + text + jpeg[2...]
     }
 
     /// Writes everything; false when the reader went away.

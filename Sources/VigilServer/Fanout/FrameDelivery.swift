@@ -12,6 +12,13 @@ import VigilCore
 /// oldest camera first, so no camera starves another. A viewer whose write has
 /// not completed for `stallTimeout` is disconnected.
 ///
+/// A viewer slower than its camera (a frame came while the previous one was
+/// still being written) is paced: its next frame goes only once the kernel
+/// says it has taken the previous one (`ReceiverBacklog`), so frames never
+/// queue in its socket buffers and what it gets is the newest frame, not one
+/// that waited there for seconds. A viewer that keeps up again for
+/// `fastAgainAfter` frames in a row is no longer paced.
+///
 /// All of it runs on `eventLoop` (asserted in debug builds), which is why
 /// there is no lock: the fan-outs call `offer` from that loop.
 final class FrameDelivery {
@@ -30,9 +37,23 @@ final class FrameDelivery {
         var minInterval: TimeAmount?
     }
 
+    /// Paced viewers are looked at again this often while they have not
+    /// taken the previous frame.
+    static let pacingCheckInterval = TimeAmount.milliseconds(10)
+    /// Frames in a row a paced viewer takes without waiting before it is
+    /// treated as fast again.
+    static let fastAgainAfter = 60
+
     let kind: ViewerTraffic.Kind
     private let eventLoop: any EventLoop
     private let writer: RawStreamWriter
+    /// The connection's socket, for `TCP_INFO` (nil: never paced).
+    private let socket: (any SocketOptionProvider)?
+    private var backlog = ReceiverBacklog()
+    private var isPaced = false
+    private var keptUp = 0
+    /// Since when a paced viewer has not taken the previous frame.
+    private var drainWaitSince: NIODeadline?
     private let framing: Framing
     private let options: Options
     private let traffic: [String: ViewerTraffic]
@@ -50,11 +71,12 @@ final class FrameDelivery {
     /// `onHubFinished` runs when a camera shuts down; without it the
     /// connection is closed.
     init(
-        eventLoop: any EventLoop, writer: RawStreamWriter, options: Options, traffic: [String: ViewerTraffic],
+        channel: any Channel, writer: RawStreamWriter, options: Options, traffic: [String: ViewerTraffic],
         logger: Logger, onHubFinished: (() -> Void)? = nil, framing: @escaping Framing
     ) {
         self.kind = options.kind
-        self.eventLoop = eventLoop
+        self.eventLoop = channel.eventLoop
+        self.socket = channel as? any SocketOptionProvider
         self.writer = writer
         self.options = options
         self.traffic = traffic
@@ -67,12 +89,18 @@ final class FrameDelivery {
     func offer(_ frame: Frame) {
         eventLoop.assertInEventLoop()
         guard !stopped, options.showsPlaceholders || !frame.isPlaceholder else { return }
-        if let since = inFlightSince,
-            NIODeadline.now() - since > .nanoseconds(Int64(options.stallTimeout.seconds * 1e9))
-        {
-            logger.info("viewer stalled: a frame waited more than \(options.stallTimeout) to be written, disconnecting")
-            closeConnection()
-            return
+        if let since = inFlightSince {
+            if NIODeadline.now() - since > .nanoseconds(Int64(options.stallTimeout.seconds * 1e9)) {
+                logger.info(
+                    "viewer stalled: a frame waited more than \(options.stallTimeout) to be written, disconnecting")
+                closeConnection()
+                return
+            }
+            if !isPaced, socket != nil {
+                isPaced = true
+                logger.debug("viewer slower than its camera: paced by what it takes")
+            }
+            keptUp = 0
         }
         if let index = pending.firstIndex(where: { $0.camera == frame.camera }) {
             pending[index] = frame
@@ -110,21 +138,58 @@ final class FrameDelivery {
     }
 
     private func sendNext() {
-        guard !stopped, inFlightSince == nil, !pending.isEmpty else { return }
-        if let minInterval = options.minInterval {
-            let allowedAt = lastSent + minInterval
-            if NIODeadline.now() < allowedAt {
-                if timer == nil {
-                    let delivery = NIOLoopBound(self, eventLoop: eventLoop)
-                    timer = eventLoop.scheduleTask(deadline: allowedAt) {
-                        delivery.value.timer = nil
-                        delivery.value.sendNext()
-                    }
-                }
+        guard !stopped, inFlightSince == nil, timer == nil, !pending.isEmpty else { return }
+        if let minInterval = options.minInterval, NIODeadline.now() < lastSent + minInterval {
+            retry(at: lastSent + minInterval)
+            return
+        }
+        guard isPaced, let socket else {
+            send(pending.removeFirst())
+            return
+        }
+        let delivery = NIOLoopBound(self, eventLoop: eventLoop)
+        KernelTCPInfo.read(socket).whenComplete { result in
+            let delivery = delivery.value
+            guard !delivery.stopped, delivery.inFlightSince == nil, delivery.timer == nil,
+                !delivery.pending.isEmpty
+            else { return }
+            if case .success(let info) = result, !delivery.backlog.isDrained(info) {
+                delivery.keptUp = 0
+                delivery.waitForDrain()
                 return
             }
+            delivery.drainWaitSince = nil
+            delivery.keptUp += 1
+            if delivery.keptUp >= Self.fastAgainAfter {
+                delivery.isPaced = false
+                delivery.logger.debug("viewer keeps up again: no longer paced")
+            }
+            delivery.send(delivery.pending.removeFirst())
         }
-        send(pending.removeFirst())
+    }
+
+    /// A paced viewer has not taken the previous frame: look again soon, or
+    /// disconnect it when it has taken nothing for `stallTimeout` (its
+    /// frames are written, so the write-based stall check cannot see it).
+    private func waitForDrain() {
+        let now = NIODeadline.now()
+        let since = drainWaitSince ?? now
+        drainWaitSince = since
+        if now - since > .nanoseconds(Int64(options.stallTimeout.seconds * 1e9)) {
+            logger.info("viewer stalled: took nothing for more than \(options.stallTimeout), disconnecting")
+            closeConnection()
+            return
+        }
+        retry(at: now + Self.pacingCheckInterval)
+    }
+
+    /// Tries `sendNext` again at `deadline`.
+    private func retry(at deadline: NIODeadline) {
+        let delivery = NIOLoopBound(self, eventLoop: eventLoop)
+        timer = eventLoop.scheduleTask(deadline: deadline) {
+            delivery.value.timer = nil
+            delivery.value.sendNext()
+        }
     }
 
     private func send(_ frame: Frame) {

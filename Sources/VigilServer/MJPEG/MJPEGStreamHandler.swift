@@ -144,7 +144,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var logger = environment.logger
         logger[metadataKey: "camera"] = "\(camera)"
         let delivery = FrameDelivery(
-            eventLoop: context.eventLoop, writer: writer,
+            channel: context.channel, writer: writer,
             options: .init(
                 kind: .mjpeg, showsPlaceholders: true, stallTimeout: environment.stallTimeout,
                 minInterval: fps.map { .nanoseconds(Int64(1_000_000_000 / $0)) }),

@@ -24,7 +24,7 @@ final class LiveSocketViewer: @unchecked Sendable {
         let frameBytes = cameras.compactMap { $0.hub.latest?.jpeg.readableBytes }.max() ?? 128 * 1024
         let writer = try RawStreamWriter.install(on: channel, frameBytes: frameBytes)
         delivery = FrameDelivery(
-            eventLoop: eventLoop, writer: writer,
+            channel: channel, writer: writer,
             options: .init(kind: .websocket, showsPlaceholders: false, stallTimeout: stallTimeout),
             traffic: Dictionary(cameras.map { ($0.id, $0.hub.traffic) }, uniquingKeysWith: { first, _ in first }),
             logger: logger, onHubFinished: onHubFinished, framing: framing)

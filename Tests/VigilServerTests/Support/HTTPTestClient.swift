@@ -73,10 +73,17 @@ final class HTTPConnection {
         }
     }
 
+    /// Reads at most `bytes` at a time with a pause of `pause` after each
+    /// read: a viewer that drains slowly. Nil reads as fast as it can.
+    var readLimit: (bytes: Int, pause: Duration)?
+
     /// Reads more bytes into the buffer; false at EOF.
     @discardableResult
     func fill() throws -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var chunk = [UInt8](repeating: 0, count: readLimit?.bytes ?? 65536)
+        if let (seconds, attoseconds) = readLimit?.pause.components {
+            usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+        }
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n < 0 { throw HTTPTestError(description: "recv failed: errno \(errno) (timeout?)") }
         if n == 0 { return false }
