@@ -65,6 +65,9 @@ struct SocketRouter: Sendable {
             guard let parameters = route.pattern.match(uri.path) else { continue }
             let handler = route.handler
             return .upgrade([:]) { inbound, outbound, _ in
+                // Frames that came before this are unmasked by the WebSocket
+                // layer itself; the rest eight bytes at a time.
+                try? await channel.eventLoop.submit { try ClientFrameUnmasker.install(on: channel) }.get()
                 await handler(
                     SocketConnection(
                         uri: uri, parameters: parameters, channel: channel, inbound: inbound, outbound: outbound))
