@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Vigil benchmarks: framing parser throughput and MJPEG fan-out under load.
-# Usage: scripts/bench.sh            (everything, about 25 minutes)
+# Vigil benchmarks: every figure against its target and, where there is one,
+# a reference measured in the same run on the same machine: a minimal C MJPEG
+# writer (scripts/bench/direct_writer.c: epoll and one writev per frame and
+# client) for fan-out, the libjpeg-turbo decode for motion analysis, a bare
+# loopback TCP connection for ingest. Ends with one table of all of them.
+#
+# Usage: scripts/bench.sh            (everything, about 35 minutes)
 #        BENCH_DURATION=20 BENCH_MOTION_SECONDS=600 scripts/bench.sh
-# Runs release builds. Every client connects to 127.0.0.1 only.
+# Runs release builds. Clients connect to 127.0.0.1, except in the shaped-link
+# run, which makes its own network namespace and veth pair with a tc rate limit
+# (root and iproute2; skipped with a note otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,83 +20,217 @@ RELEASE_FLAGS="${RELEASE_FLAGS:--c release --static-swift-stdlib --scratch-path 
 swift build $RELEASE_FLAGS --product vigil
 # shellcheck disable=SC2086
 swift build $RELEASE_FLAGS --product vigil-load
-BIN=.build-static/release
+BIN="$PWD/.build-static/release"
 WORK="$(mktemp -d)"
+RESULTS="$WORK/results.tsv"
+NETNS="vigilbench$$"
+VETH="vb$$"
 SERVER_PID=""
+DIRECT_PID=""
 cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    stop_server
+    stop_direct
+    if ip netns list 2>/dev/null | grep -q "^$NETNS"; then
+        ip link del "$VETH" 2>/dev/null || true
+        ip netns del "$NETNS" || true
     fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+cc -O2 -o "$WORK/direct_writer" scripts/bench/direct_writer.c
 
-echo "== JPEG framing parser (one core, 720p frames of ~120 KB, 64 KiB reads)"
-"$BIN/vigil-load" framing --megabytes 2048 --runs 5
+# The camera of every fan-out run: 720p30, ~119 KB frames, each stamped with
+# the time it was written so viewers of every kind measure the same latency.
+CAMERA=("$BIN/vigil" fake-camera --fps 30 --size 1280x720 --quality 85 --noise 14 --distinct 30 --timestamp)
 
-start_server() {
+# row NAME VALUE UNIT CMP TARGET [REFERENCE]: one line of the final table.
+# TARGET is a number, "Nx" for N times REFERENCE, or "-" for none.
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "${2:--}" "$3" "$4" "$5" "${6:--}" >> "$RESULTS"; }
+# field NAME LOG: a value from the log's `result:` lines (the last one naming it).
+field() { sed -n 's/^result: //p' "$WORK/$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -1; }
+
+start_server() { # start_server HOST
+    # Off loopback Vigil asks for credentials by default; the shaped link is
+    # a namespace of the bench's own.
+    local auth=""
+    [ "$1" != 127.0.0.1 ] && auth="auth: {mode: none}"
     cat > "$WORK/vigil.yml" <<YAML
+$auth
 server:
+  host: "$1"
   max_clients_per_camera: 1000
   max_connections_per_address: 1000
 cameras:
   bench:
     source:
       kind: exec
-      command: ["$PWD/$BIN/vigil", fake-camera, --fps, "30", --size, 1280x720, --quality, "85", --noise, "14", --distinct, "30"]
+      command: [$(printf '"%s", ' "${CAMERA[@]}" | sed 's/, $//')]
 YAML
+    rm -rf "$WORK/data"
     "$BIN/vigil" serve --config "$WORK/vigil.yml" --port 0 --data-dir "$WORK/data" --log-level notice \
         2> "$WORK/server.log" &
     SERVER_PID=$!
+    PORT=""
     for _ in $(seq 1 100); do
-        PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/server.log" | grep -o '[0-9]*$' || true)
+        PORT=$(grep -o "listening on http://[0-9.]*:[0-9]*" "$WORK/server.log" | grep -o '[0-9]*$' || true)
         [ -n "$PORT" ] && break
         sleep 0.1
     done
     [ -n "$PORT" ] || { cat "$WORK/server.log"; exit 1; }
-    # wait for the camera to be live
     for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$PORT/api/v1/cameras/bench" | grep -q '"phase":"live"' && break
+        curl -sf "http://$1:$PORT/api/v1/cameras/bench" | grep -q '"phase":"live"' && break
         sleep 0.1
     done
 }
 
 stop_server() {
-    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
 }
 
+start_direct() { # start_direct HOST
+    "${CAMERA[@]}" | "$WORK/direct_writer" 0 "$1" 2> "$WORK/direct.log" &
+    DIRECT_PID=$!
+    DIRECT_PORT=""
+    for _ in $(seq 1 100); do
+        DIRECT_PORT=$(grep -o "listening on http://[0-9.]*:[0-9]*" "$WORK/direct.log" | grep -o '[0-9]*$' || true)
+        [ -n "$DIRECT_PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$DIRECT_PORT" ] || { cat "$WORK/direct.log"; exit 1; }
+    sleep 1 # its first frames
+}
+
+stop_direct() {
+    if [ -n "$DIRECT_PID" ] && kill -0 "$DIRECT_PID" 2>/dev/null; then
+        kill -TERM "$DIRECT_PID"; wait "$DIRECT_PID" 2>/dev/null || true
+    fi
+    DIRECT_PID=""
+}
+
+# fanout LOG URL CLIENTS PID [vigil-load options...]
+fanout() {
+    local log="$1" url="$2" clients="$3" pid="$4"
+    shift 4
+    "$BIN/vigil-load" fanout --url "$url" --clients "$clients" --duration "$DURATION" --server-pid "$pid" "$@" \
+        | tee "$WORK/$log"
+}
+
+echo "== JPEG framing parser (one core, 720p frames of ~120 KB, 64 KiB reads)"
+"$BIN/vigil-load" framing --megabytes 2048 --runs 5 | tee "$WORK/framing"
+row "framing parser, one core" "$(field gb_per_second framing)" GB/s - -
+
 echo
-echo "== MJPEG fan-out: 200 clients, 1280x720 at 30 fps (targets: all >= 29.5 fps, <= 0.28 cores, p99 <= 16 ms, peak RSS <= 40 MB)"
-start_server
-"$BIN/vigil-load" fanout --url "http://127.0.0.1:$PORT/cameras/bench/stream.mjpg" \
-    --clients 200 --duration "$DURATION" --server-pid "$SERVER_PID"
+echo "== Fan-out of one 720p30 camera: Vigil and the direct writer, same camera, same run"
+start_server 127.0.0.1
+start_direct 127.0.0.1
+MJPEG="http://127.0.0.1:$PORT/cameras/bench/stream.mjpg"
+DIRECT="http://127.0.0.1:$DIRECT_PORT/"
+for n in 200 400; do
+    echo "-- $n viewers: direct writer"
+    fanout "direct$n" "$DIRECT" "$n" "$DIRECT_PID"
+    echo "-- $n viewers: Vigil MJPEG"
+    fanout "mjpeg$n" "$MJPEG" "$n" "$SERVER_PID"
+    row "MJPEG, $n viewers: slowest viewer" "$(field fast_fps_min "mjpeg$n")" fps ">=" 29.5
+    row "MJPEG, $n viewers: server CPU" "$(field cpu_cores "mjpeg$n")" cores "<=" 0.9x "$(field cpu_cores "direct$n")"
+    row "MJPEG, $n viewers: latency p99" "$(field fast_p99_ms "mjpeg$n")" ms "<=" 1.1x "$(field fast_p99_ms "direct$n")"
+done
+row "MJPEG, 200 viewers: server peak RSS" "$(field rss_peak_mb mjpeg200)" MB "<=" 40
+for socket in "cameras/bench/live" "api/v1/live?cameras=bench"; do
+    echo "-- 200 viewers: Vigil WebSocket /$socket"
+    log="ws$(echo "$socket" | cut -d/ -f1)"
+    fanout "$log" "ws://127.0.0.1:$PORT/$socket" 200 "$SERVER_PID"
+    row "WebSocket /${socket%%\?*}, 200 viewers: slowest viewer" "$(field fast_fps_min "$log")" fps ">=" 29.5
+    row "WebSocket /${socket%%\?*}, 200 viewers: server CPU" "$(field cpu_cores "$log")" cores "<=" 1.1x \
+        "$(field cpu_cores mjpeg200)"
+    row "WebSocket /${socket%%\?*}, 200 viewers: latency p99" "$(field fast_p99_ms "$log")" ms "<=" 1.2x \
+        "$(field fast_p99_ms mjpeg200)"
+done
+
+echo
+echo "== 50 viewers of which 10 read 250 kB/s (a 720p frame takes them 0.48 s)"
+echo "-- direct writer"
+fanout slowdirect "$DIRECT" 50 "$DIRECT_PID" --slow 10
+for kind in mjpeg websocket; do
+    echo "-- Vigil $kind"
+    url="$MJPEG"
+    [ "$kind" = websocket ] && url="ws://127.0.0.1:$PORT/cameras/bench/live"
+    fanout "slow$kind" "$url" 50 "$SERVER_PID" --slow 10
+    row "$kind viewer reading 250 kB/s: behind live (p50)" "$(field slow_p50_ms "slow$kind")" ms "<=" 1000 \
+        "$(field slow_p50_ms slowdirect)"
+    row "$kind, 40 fast viewers beside them: slowest" "$(field fast_fps_min "slow$kind")" fps ">=" 29.5
+done
+stop_direct
 stop_server
 
 echo
-echo "== MJPEG fan-out: 50 clients of which 10 read at 250 kB/s (targets: fast ones unaffected, RSS flat)"
-start_server
-"$BIN/vigil-load" fanout --url "http://127.0.0.1:$PORT/cameras/bench/stream.mjpg" \
-    --clients 50 --slow 10 --duration "$DURATION" --server-pid "$SERVER_PID"
+echo "== One viewer behind a 2 Mbit/s link (network namespace, veth, tc tbf)"
+if ip netns add "$NETNS" 2>/dev/null; then
+    ip link add "$VETH" type veth peer name "${VETH}p"
+    ip link set "${VETH}p" netns "$NETNS"
+    ip addr add 10.203.77.1/24 dev "$VETH"
+    ip link set "$VETH" up
+    ip netns exec "$NETNS" ip addr add 10.203.77.2/24 dev "${VETH}p"
+    ip netns exec "$NETNS" ip link set "${VETH}p" up
+    ip netns exec "$NETNS" ip link set lo up
+    tc qdisc add dev "$VETH" root tbf rate 2mbit burst 32kbit latency 400ms
+    start_server 10.203.77.1
+    start_direct 10.203.77.1
+    linked() { # linked LOG URL
+        ip netns exec "$NETNS" "$BIN/vigil-load" fanout --url "$2" --clients 1 --duration "$DURATION" --warmup 5 \
+            | tee "$WORK/$1"
+    }
+    echo "-- direct writer"
+    linked linkdirect "http://10.203.77.1:$DIRECT_PORT/"
+    echo "-- Vigil MJPEG"
+    linked linkmjpeg "http://10.203.77.1:$PORT/cameras/bench/stream.mjpg"
+    echo "-- Vigil WebSocket"
+    linked linkwebsocket "ws://10.203.77.1:$PORT/cameras/bench/live"
+    for kind in mjpeg websocket; do
+        row "$kind viewer behind a 2 Mbit/s link: behind live (p50)" "$(field fast_p50_ms "link$kind")" ms "<=" 1000 \
+            "$(field fast_p50_ms linkdirect)"
+    done
+    stop_direct
+    stop_server
+else
+    echo "skipped: cannot make a network namespace here (needs root and iproute2)"
+    row "viewer behind a 2 Mbit/s link: behind live (p50)" - ms "<=" 1000
+fi
+
+echo
+echo "== Ingest: one session of 5000 1280x720 frames over loopback, acks every 50 frames after an fsync"
+"$BIN/vigil-load" loopback --frames 5000 --frame-bytes 90000 | tee "$WORK/loopback"
+start_server 127.0.0.1
+"$BIN/vigil-load" ingest --url "ws://127.0.0.1:$PORT" --frames 5000 --server-pid "$SERVER_PID" | tee "$WORK/ingest"
 stop_server
+row "ingest, 720p frames" "$(field frames_per_second ingest)" frames/s ">=" 2500 "$(field frames_per_second loopback)"
+row "ingest: server RSS at the end" "$(field rss_end_mb ingest)" MB "<=" 1.25x "$(field rss_start_mb ingest)"
 
 echo
-echo "== Ingest: one session of 5000 1280x720 frames over loopback (targets: >= 1000 frames/s with acks every 50 frames after an fsync, server RSS flat)"
-start_server
-"$BIN/vigil-load" ingest --url "ws://127.0.0.1:$PORT" --frames 5000 --server-pid "$SERVER_PID"
-stop_server
+echo "== Motion analysis per frame (the comparison against the scaled decode)"
+"$BIN/vigil-load" motion --runs 5 | tee "$WORK/motion"
+row "motion: comparison per 720p frame" "$(field compare_us_720p motion)" us "<=" 0.15x "$(field decode_us_720p motion)"
+row "motion: comparison per 1080p frame" "$(field compare_us_1080p motion)" us "<=" 0.15x \
+    "$(field decode_us_1080p motion)"
 
 echo
-echo "== Motion analysis per frame (target: comparing adds <= 15% to the scaled decode)"
-"$BIN/vigil-load" motion --runs 5
+echo "== Motion on one 720p30 camera: CPU at analysis_fps 5 and pre-capture memory over ${BENCH_MOTION_SECONDS:-600} s"
+python3 scripts/bench_motion.py "$BIN/vigil" "$DURATION" "${BENCH_MOTION_SECONDS:-600}" | tee "$WORK/motioncpu"
+row "motion on, still scene: server CPU" "$(field cpu_still_percent motioncpu)" "% core" "<=" 2 \
+    "$(field cpu_off_percent motioncpu)"
+row "pre_capture 3 s at 720p30: largest ring" "$(field ring_max_mb motioncpu)" MB "<=" "$(field ring_bound_mb motioncpu)"
 
 echo
-echo "== Motion on one 720p30 camera: CPU (target <= 2% of a core at analysis_fps 5) and pre-capture memory over ${BENCH_MOTION_SECONDS:-600} s"
-python3 scripts/bench_motion.py "$BIN/vigil" "$DURATION" "${BENCH_MOTION_SECONDS:-600}"
+echo "== Recovery after upstream faults"
+python3 scripts/bench_recovery.py "$BIN/vigil" | tee "$WORK/recovery"
+row "recovery: killed upstream back -> fresh frame" "$(field kill_median_ms recovery)" ms "<=" 500
+row "recovery: upstream away 1 s -> fresh frame" "$(field away_1s_median_ms recovery)" ms "<=" 500
+row "recovery: upstream away 5 s -> fresh frame" "$(field away_5s_median_ms recovery)" ms "<=" 500
+row "recovery: zombie upstream -> fresh frame" "$(field zombie_median_ms recovery)" ms "<=" 2500
+.build-python/venv/bin/python scripts/bench_socketio_recovery.py "$BIN/vigil" | tee "$WORK/socketio"
+row "recovery: Socket.IO zombie -> fresh frame" "$(field zombie_median_ms socketio)" ms "<=" 2500
 
 echo
-echo "== Recovery after upstream faults (kill: <= 0.5 s after the upstream is back; zombie: <= stale_after + 0.5 s)"
-python3 scripts/bench_recovery.py "$BIN/vigil"
-
-echo
-echo "== Recovery from a Socket.IO zombie (a session that keeps its heartbeat and sends nothing: <= stale_after + 0.5 s)"
-.build-python/venv/bin/python scripts/bench_socketio_recovery.py "$BIN/vigil"
+python3 scripts/bench_table.py "$RESULTS"

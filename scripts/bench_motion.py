@@ -119,6 +119,8 @@ def main():
               f"(motion itself +{(still_on - off) * 100:.2f}%); "
               f"with a motion burst every 10 s {bursts_on * 100:.2f}% ({events} events recorded)  "
               f"[target: <= 2% of a core with motion at analysis_fps 5]")
+        print(f"result: cpu_off_percent={off * 100:.3f} cpu_still_percent={still_on * 100:.3f} "
+              f"cpu_bursts_percent={bursts_on * 100:.3f}")
 
         motion = ("{enabled: true, analysis_fps: 5, threshold: 1.5, event_gap: 3s, pre_capture: 3s, post_capture: 2s,"
                   " pre_capture_max_bytes: 16MiB}")
@@ -142,6 +144,8 @@ def main():
                   f"(bound {bound / 1e6:.1f} MB: {'within' if ring_max <= bound else 'OVER'}); server RSS "
                   f"{first_minute[0] / 1000:.1f} MB at 1 min, {last / 1000:.1f} MB at the end, peak {peak / 1000:.1f} MB; "
                   f"{len(events)} events recorded")
+            print(f"result: ring_max_mb={ring_max / 1e6:.2f} ring_bound_mb={bound / 1e6:.2f} "
+                  f"rss_first_minute_mb={first_minute[0] / 1000:.2f} rss_end_mb={last / 1000:.2f}")
         finally:
             server.stop()
     finally:

@@ -221,17 +221,25 @@ def main():
         upstream.kill()
         server.terminate()
         server.wait()
+    result = {}
     if kills:
+        result["kill_median_ms"] = statistics.median(kills) * 1000
         print(f"recovery, killed upstream (upstream back -> first fresh frame at a viewer): "
               f"median {statistics.median(kills) * 1000:.0f} ms, max {max(kills) * 1000:.0f} ms "
               f"over {RUNS} (target <= 500 ms)")
     for away, times in outages.items():
         if times:
+            result[f"away_{away:.0f}s_median_ms"] = statistics.median(times) * 1000
             print(f"recovery, upstream away {away:.0f} s (upstream back -> first fresh frame at a viewer): "
                   f"median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
                   f"over {RUNS} (target <= 500 ms)")
-    if not zombies:
-        return
+    if zombies:
+        result["zombie_median_ms"] = statistics.median(zombies) * 1000
+        print_zombies(zombies)
+    print("result: " + " ".join(f"{name}={value:.1f}" for name, value in result.items()))
+
+
+def print_zombies(zombies):
     print(f"recovery, zombie upstream (fault -> first fresh frame at a viewer, stale_after {STALE_AFTER:.0f} s): "
           f"median {statistics.median(zombies) * 1000:.0f} ms, max {max(zombies) * 1000:.0f} ms "
           f"over {RUNS} (target <= {(STALE_AFTER + 0.5) * 1000:.0f} ms)")

@@ -37,7 +37,7 @@ struct IngestLoad: AsyncParsableCommand {
         logger.logLevel = .critical
         let total = frames
         let pid = serverPid
-        let report = Mutex<String?>(nil)
+        let report = Mutex<(text: String, result: BenchResult)?>(nil)
         _ = try await WebSocketClient.connect(
             url: url + APIPath.ingestSocket, configuration: configuration, logger: logger
         ) { inbound, outbound, _ in
@@ -65,15 +65,26 @@ struct IngestLoad: AsyncParsableCommand {
             let cpu = (pid.flatMap { ProcStat.cpuSeconds(pid: $0) } ?? 0) - cpuBefore
             let memory = pid.flatMap { ProcStat.memory(pid: $0) }
             report.withLock {
-                $0 = String(
+                let text = String(
                     format:
                         "ingest: %d frames of ~%d KB in %.2f s: %.0f frames/s, %.1f MB/s; server %.2f cores; RSS %.1f MB at start, %.1f MB at 10%%, %.1f MB at the end (peak %.1f MB)",
                     total, average / 1000, seconds, Double(total) / seconds, Double(bytes) / seconds / 1e6,
                     cpu / seconds, Double(rssBefore) / 1e6, Double(rssMid) / 1e6, Double(memory?.rss ?? 0) / 1e6,
                     Double(memory?.peak ?? 0) / 1e6)
+                let result = BenchResult([
+                    "frames_per_second": Double(total) / seconds, "cpu_cores": cpu / seconds,
+                    "rss_start_mb": Double(rssBefore) / 1e6, "rss_end_mb": Double(memory?.rss ?? 0) / 1e6,
+                    "rss_peak_mb": Double(memory?.peak ?? 0) / 1e6,
+                ])
+                $0 = (text, result)
             }
             try await outbound.close(.normalClosure, reason: nil)
         }
-        print(report.withLock { $0 } ?? "ingest: no result")
+        guard let (text, result) = report.withLock({ $0 }) else {
+            print("ingest: no result")
+            throw ExitCode.failure
+        }
+        print(text)
+        result.print()
     }
 }

@@ -14,7 +14,7 @@ struct VigilLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigil-load",
         abstract: "Load and micro benchmarks for Vigil.",
-        subcommands: [Fanout.self, Framing.self, IngestLoad.self, MotionBench.self])
+        subcommands: [Fanout.self, Framing.self, IngestLoad.self, LoopbackLoad.self, MotionBench.self])
 }
 
 /// Opens N live viewers (MJPEG streams or live WebSockets) and reports fps,
@@ -129,6 +129,7 @@ struct Fanout: ParsableCommand {
         results: [(ClientStats, Bool)], window: Double, connectSeconds: Double, cpu: Double?, rssStart: Int?
     ) {
         func fps(_ stats: ClientStats) -> Double { Double(stats.frames) / window }
+        var result = BenchResult()
         let fast = results.filter { !$0.1 }.map(\.0)
         let slowOnes = results.filter { $0.1 }.map(\.0)
         let errors = results.compactMap { $0.0.error }
@@ -144,17 +145,27 @@ struct Fanout: ParsableCommand {
                     name, percentile(rates, 0.5), rates.first ?? 0,
                     percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
                     (latencies.last ?? 0) * 1000))
+            result["\(name)_fps_median"] = percentile(rates, 0.5)
+            result["\(name)_fps_min"] = rates.first ?? 0
+            result["\(name)_p50_ms"] = percentile(latencies, 0.5) * 1000
+            result["\(name)_p99_ms"] = percentile(latencies, 0.99) * 1000
         }
-        if let cpu { print(String(format: "server cpu: %.3f cores", cpu)) }
+        if let cpu {
+            print(String(format: "server cpu: %.3f cores", cpu))
+            result["cpu_cores"] = cpu
+        }
         if let pid = serverPid, let memory = ProcStat.memory(pid: pid) {
             print(
                 String(
                     format: "server rss: %.1f MB at window start, %.1f MB at end, %.1f MB peak",
                     Double(rssStart ?? 0) / 1e6, Double(memory.rss) / 1e6, Double(memory.peak) / 1e6))
+            result["rss_peak_mb"] = Double(memory.peak) / 1e6
         }
         if !errors.isEmpty {
             print("errors: \(errors.count): \(Set(errors).prefix(3).joined(separator: "; "))")
         }
+        result["errors"] = Double(errors.count)
+        result.print()
     }
 
     func percentile(_ sorted: [Double], _ p: Double) -> Double {
@@ -212,6 +223,7 @@ struct Framing: ParsableCommand {
                     "framing: %.2f GB/s median (min %.2f, max %.2f) over %d runs of %d MB, %d KB frames, %d B reads",
                 rates[rates.count / 2], rates.first!, rates.last!, runs, stream.count * repeats / 1_000_000,
                 stream.count / 30 / 1000, chunk))
+        BenchResult(["gb_per_second": rates[rates.count / 2]]).print()
     }
 }
 

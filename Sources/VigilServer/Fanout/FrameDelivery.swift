@@ -25,7 +25,7 @@ final class FrameDelivery {
     /// The bytes of one frame on this viewer's wire: a buffer, and optionally
     /// a second one written with it (one `writev`), such as a WebSocket header
     /// and the shared JPEG.
-    typealias Framing = @Sendable (Frame) -> (ByteBuffer, ByteBuffer?)
+    typealias Framing = @Sendable (OutgoingFrame) -> (ByteBuffer, ByteBuffer?)
 
     struct Options {
         var kind: ViewerTraffic.Kind
@@ -60,7 +60,7 @@ final class FrameDelivery {
     private let onHubFinished: (() -> Void)?
     private let logger: Logger
     /// The newest frame per camera, oldest camera first.
-    private var pending: [Frame] = []
+    private var pending: [OutgoingFrame] = []
     private var inFlightSince: NIODeadline?
     private var lastSent = NIODeadline.distantPast
     private var timer: Scheduled<Void>?
@@ -86,7 +86,7 @@ final class FrameDelivery {
     }
 
     /// A new frame of one of the viewer's cameras.
-    func offer(_ frame: Frame) {
+    func offer(_ frame: OutgoingFrame) {
         eventLoop.assertInEventLoop()
         guard !stopped, options.showsPlaceholders || !frame.isPlaceholder else { return }
         if let since = inFlightSince {
@@ -101,6 +101,9 @@ final class FrameDelivery {
                 logger.debug("viewer slower than its camera: paced by what it takes")
             }
             keptUp = 0
+        } else if pending.isEmpty, timer == nil, !isPaced, options.minInterval == nil {
+            send(frame)  // The common case: a viewer that keeps up.
+            return
         }
         if let index = pending.firstIndex(where: { $0.camera == frame.camera }) {
             pending[index] = frame
@@ -192,7 +195,7 @@ final class FrameDelivery {
         }
     }
 
-    private func send(_ frame: Frame) {
+    private func send(_ frame: OutgoingFrame) {
         let now = NIODeadline.now()
         inFlightSince = now
         lastSent = now

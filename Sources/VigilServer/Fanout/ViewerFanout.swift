@@ -44,8 +44,9 @@ final class ViewerFanout: FrameSubscriber, @unchecked Sendable {
 
     func offer(_ frame: Frame) {
         eventLoop.execute {
+            let outgoing = OutgoingFrame(frame)
             for viewer in self.viewers.values {
-                viewer.offer(frame)
+                viewer.offer(outgoing)
             }
         }
     }

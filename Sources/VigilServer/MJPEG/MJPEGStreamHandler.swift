@@ -149,7 +149,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 kind: .mjpeg, showsPlaceholders: true, stallTimeout: environment.stallTimeout,
                 minInterval: fps.map { .nanoseconds(Int64(1_000_000_000 / $0)) }),
             traffic: [camera: hub.traffic], logger: logger
-        ) { frame in (frame.mjpegPart, nil) }
+        ) { outgoing in (outgoing.frame.mjpegPart, nil) }
         let fanout = environment.fanouts.fanout(for: hub, on: context.eventLoop)
         guard fanout.add(delivery) else {
             mode = .closed
@@ -160,7 +160,7 @@ final class MJPEGStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.fanout = fanout
         logger.debug("mjpeg viewer connected", metadata: ["remote": "\(context.remoteAddress?.description ?? "?")"])
         if let greeting = hub.greeting(maxAge: environment.maxFrameAge(camera)) {
-            delivery.offer(greeting)
+            delivery.offer(OutgoingFrame(greeting))
         }
     }
 

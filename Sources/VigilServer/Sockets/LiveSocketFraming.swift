@@ -11,15 +11,15 @@ import VigilCore
 /// server configuration never offers: an extension would have to transform
 /// these bytes.
 enum LiveSocketFraming {
-    /// The framing of `/cameras/{id}/live`, untagged.
-    static let untagged: FrameDelivery.Framing = { frame in
-        (header(payload: frame.jpeg.readableBytes, tag: nil), frame.jpeg)
+    /// The framing of `/cameras/{id}/live`, untagged. The headers are built
+    /// once per frame and event loop (`OutgoingFrame`).
+    static let untagged: FrameDelivery.Framing = { outgoing in
+        (outgoing.webSocketHeader, outgoing.frame.jpeg)
     }
 
-    /// The framing of `/api/v1/live` for these cameras, tagged.
-    static func tagged(cameras: [String]) -> FrameDelivery.Framing {
-        let tags = Dictionary(cameras.map { ($0, tag(for: $0)) }, uniquingKeysWith: { first, _ in first })
-        return { frame in (header(payload: frame.jpeg.readableBytes, tag: tags[frame.camera] ?? []), frame.jpeg) }
+    /// The framing of `/api/v1/live`, tagged.
+    static let tagged: FrameDelivery.Framing = { outgoing in
+        (outgoing.taggedWebSocketHeader, outgoing.frame.jpeg)
     }
 
     /// The tag naming `camera`: one byte N, then N bytes of camera id.

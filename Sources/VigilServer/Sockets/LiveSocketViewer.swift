@@ -33,7 +33,7 @@ final class LiveSocketViewer: @unchecked Sendable {
             guard fanout.add(delivery) else { break }
             self.fanouts.append(fanout)
             if let greeting = camera.hub.greeting(maxAge: camera.config.maxFrameAge) {
-                delivery.offer(greeting)
+                delivery.offer(OutgoingFrame(greeting))
             }
         }
     }

@@ -105,7 +105,7 @@ struct LiveSockets: Sendable {
             let viewer = try? await channel.eventLoop.submit({
                 try LiveSocketViewer(
                     cameras: cameras, channel: channel, fanouts: fanouts, stallTimeout: stallTimeout,
-                    framing: tagged ? LiveSocketFraming.tagged(cameras: ids) : LiveSocketFraming.untagged,
+                    framing: tagged ? LiveSocketFraming.tagged : LiveSocketFraming.untagged,
                     logger: socketLogger,
                     onHubFinished: { outbox.close(code: 1001, reason: "server shutting down") })
             }).get()
