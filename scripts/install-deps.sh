@@ -12,7 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config)
+# gcc, iproute2 and curl are for `make bench`: its reference MJPEG writer in
+# C, the network namespace with a rate-limited link, and readiness checks.
+build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config gcc iproute2 curl)
 browser_packages=(chromium chromium-driver fonts-dejavu-core openssl)
 service_packages=(prometheus mosquitto mosquitto-clients)
 
