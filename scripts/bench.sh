@@ -49,6 +49,25 @@ row() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "${2:--}" "$3" "$4" "$5" "${6:--}
 # field NAME LOG: a value from the log's `result:` lines (the last one naming it).
 field() { sed -n 's/^result: //p' "$WORK/$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | tail -1; }
 
+# listening_port LOG: the port a server says it listens on, once it does.
+listening_port() {
+    local port=""
+    for _ in $(seq 1 100); do
+        port=$(grep -o "listening on http://[0-9.]*:[0-9]*" "$WORK/$1" | grep -o '[0-9]*$' || true)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { cat "$WORK/$1" >&2; exit 1; }
+    echo "$port"
+}
+
+# stop PID: stops a server and waits for it.
+stop() {
+    if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then
+        kill -TERM "$1"; wait "$1" 2>/dev/null || true
+    fi
+}
+
 start_server() { # start_server HOST
     # Off loopback Vigil asks for credentials by default; the shaped link is
     # a namespace of the bench's own.
@@ -70,13 +89,7 @@ YAML
     "$BIN/vigil" serve --config "$WORK/vigil.yml" --port 0 --data-dir "$WORK/data" --log-level notice \
         2> "$WORK/server.log" &
     SERVER_PID=$!
-    PORT=""
-    for _ in $(seq 1 100); do
-        PORT=$(grep -o "listening on http://[0-9.]*:[0-9]*" "$WORK/server.log" | grep -o '[0-9]*$' || true)
-        [ -n "$PORT" ] && break
-        sleep 0.1
-    done
-    [ -n "$PORT" ] || { cat "$WORK/server.log"; exit 1; }
+    PORT=$(listening_port server.log)
     for _ in $(seq 1 100); do
         curl -sf "http://$1:$PORT/api/v1/cameras/bench" | grep -q '"phase":"live"' && break
         sleep 0.1
@@ -84,29 +97,19 @@ YAML
 }
 
 stop_server() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop "$SERVER_PID"
     SERVER_PID=""
 }
 
 start_direct() { # start_direct HOST
     "${CAMERA[@]}" | "$WORK/direct_writer" 0 "$1" 2> "$WORK/direct.log" &
     DIRECT_PID=$!
-    DIRECT_PORT=""
-    for _ in $(seq 1 100); do
-        DIRECT_PORT=$(grep -o "listening on http://[0-9.]*:[0-9]*" "$WORK/direct.log" | grep -o '[0-9]*$' || true)
-        [ -n "$DIRECT_PORT" ] && break
-        sleep 0.1
-    done
-    [ -n "$DIRECT_PORT" ] || { cat "$WORK/direct.log"; exit 1; }
+    DIRECT_PORT=$(listening_port direct.log)
     sleep 1 # its first frames
 }
 
 stop_direct() {
-    if [ -n "$DIRECT_PID" ] && kill -0 "$DIRECT_PID" 2>/dev/null; then
-        kill -TERM "$DIRECT_PID"; wait "$DIRECT_PID" 2>/dev/null || true
-    fi
+    stop "$DIRECT_PID"
     DIRECT_PID=""
 }
 

@@ -1,28 +1,12 @@
 import Foundation
 import NIOCore
 
-/// Per-client results of a load run.
-struct ClientStats: Sendable {
-    var frames = 0
-    var bytes = 0
-    /// Publish-to-receipt latencies in seconds, of frames after the warm-up.
-    var latencies: [Double] = []
-    var firstCounted: Double?
-    var lastCounted: Double?
-    var error: String?
-}
-
 /// Reads one MJPEG response as it arrives and counts frames, without keeping
 /// any: it walks the chunked encoding and the part headers, skips each JPEG by
 /// its Content-Length and records, when a JPEG's last byte arrives, the time
 /// since the camera took it (`FrameStampReader`), or else since the server
 /// published it (`X-Timestamp`).
-///
-/// Confined to its channel's event loop; `stats` is read through
-/// `eventLoop.submit`, hence the unchecked conformance.
-final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-
+final class MJPEGLoadHandler: ViewerLoadHandler, @unchecked Sendable {
     private enum HTTPState {
         case head
         /// A body delimited by the connection's end: all bytes are the stream.
@@ -37,41 +21,21 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
         case body(remaining: Int)
     }
 
-    private let request: String
-    private let countFrom: Double
     private var http = HTTPState.head
     private var part = PartState.headers
     private var line: [UInt8] = []
     private var headerText: [UInt8] = []
     private var timestamp: Double?
     private var stamp = FrameStampReader()
-    private(set) var stats = ClientStats()
 
     /// Only frames received after `countFrom` (seconds since 1970) are counted.
     init(host: String, path: String, countFrom: Double) {
-        request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: vigil-load\r\n\r\n"
-        self.countFrom = countFrom
+        super.init(
+            request: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUser-Agent: vigil-load\r\n\r\n", countFrom: countFrom)
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(NIOAny(ByteBuffer(string: request)), promise: nil)
-        context.fireChannelActive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        stats.error = "\(error)"
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if stats.error == nil { stats.error = "connection closed" }
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        stats.bytes += buffer.readableBytes
-        buffer.withUnsafeReadableBytes { consumeHTTP($0) }
+    override func consume(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
+        consumeHTTP(bytes)
     }
 
     private func consumeHTTP(_ bytes: UnsafeRawBufferPointer) {
@@ -86,7 +50,7 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                     let head = String(decoding: line, as: UTF8.self)
                     line = []
                     guard head.hasPrefix("HTTP/1.1 200") else {
-                        stats.error = String(head.prefix(while: { $0 != "\r" }))
+                        fail(String(head.prefix(while: { $0 != "\r" })))
                         return
                     }
                     http = head.lowercased().contains("transfer-encoding: chunked") ? .chunkSize : .raw
@@ -146,21 +110,12 @@ final class MJPEGLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                 index += take
                 if take == remaining {
                     part = .headers
-                    frameReceived()
+                    frameReceived(taken: stamp.stamp ?? timestamp)
                 } else {
                     part = .body(remaining: remaining - take)
                 }
             }
         }
-    }
-
-    private func frameReceived() {
-        let now = Date().timeIntervalSince1970
-        guard now >= countFrom else { return }
-        stats.frames += 1
-        if stats.firstCounted == nil { stats.firstCounted = now }
-        stats.lastCounted = now
-        if let taken = stamp.stamp ?? timestamp { stats.latencies.append(now - taken) }
     }
 }
 

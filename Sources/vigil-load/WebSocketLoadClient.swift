@@ -6,12 +6,7 @@ import NIOCore
 /// walks the frame headers, skips payloads and notes, when a binary
 /// message's last byte arrives, the time since the camera took it (the stamp
 /// `vigil fake-camera --timestamp` puts in the JPEG: `FrameStampReader`).
-///
-/// Confined to its channel's event loop; `stats` is read through
-/// `eventLoop.submit`, hence the unchecked conformance.
-final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-
+final class WebSocketLoadHandler: ViewerLoadHandler, @unchecked Sendable {
     private enum State {
         case handshake
         case header
@@ -19,9 +14,7 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
         case closed
     }
 
-    private let request: String
     private let tagged: Bool
-    private let countFrom: Double
     private var state = State.handshake
     private var pendingBytes: [UInt8] = []
     /// The binary message being received: its length so far and the tag length.
@@ -31,39 +24,17 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     private var stamp = FrameStampReader()
     /// Control frame payload being collected (a ping to answer).
     private var control: [UInt8] = []
-    private(set) var stats = ClientStats()
 
     /// `tagged`: messages start with a camera tag (`/api/v1/live`).
     init(host: String, path: String, tagged: Bool, countFrom: Double) {
-        request =
-            "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dmlnaWwtbG9hZC1jbGllbnQ=\r\nSec-WebSocket-Version: 13\r\nUser-Agent: vigil-load\r\n\r\n"
         self.tagged = tagged
-        self.countFrom = countFrom
+        super.init(
+            request: "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dmlnaWwtbG9hZC1jbGllbnQ=\r\nSec-WebSocket-Version: 13\r\nUser-Agent: vigil-load\r\n\r\n",
+            countFrom: countFrom)
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(NIOAny(ByteBuffer(string: request)), promise: nil)
-        context.fireChannelActive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        stats.error = "\(error)"
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if stats.error == nil { stats.error = "connection closed" }
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        stats.bytes += buffer.readableBytes
-        buffer.withUnsafeReadableBytes { consume($0, context: context) }
-    }
-
-    private func consume(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
+    override func consume(_ bytes: UnsafeRawBufferPointer, context: ChannelHandlerContext) {
         var index = 0
         while index < bytes.count {
             switch state {
@@ -76,7 +47,7 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
                     let head = String(decoding: pendingBytes, as: UTF8.self)
                     pendingBytes = []
                     guard head.hasPrefix("HTTP/1.1 101") else {
-                        stats.error = String(head.prefix(while: { $0 != "\r" }))
+                        fail(String(head.prefix(while: { $0 != "\r" })))
                         state = .closed
                         return
                     }
@@ -146,25 +117,16 @@ final class WebSocketLoadHandler: ChannelInboundHandler, @unchecked Sendable {
             context.writeAndFlush(NIOAny(pong), promise: nil)
             control = []
         case 0x8:
-            stats.error = "closed by the server"
+            fail("closed by the server")
             state = .closed
             context.close(promise: nil)
         case 0xA:
             control = []
         default:
             guard fin, messageIsBinary else { return }
-            if messageBytes > 0 { frameReceived() }
+            if messageBytes > 0 { frameReceived(taken: stamp.stamp) }
             messageBytes = 0
             tagLength = nil
         }
-    }
-
-    private func frameReceived() {
-        let now = Date().timeIntervalSince1970
-        guard now >= countFrom else { return }
-        stats.frames += 1
-        if stats.firstCounted == nil { stats.firstCounted = now }
-        stats.lastCounted = now
-        if let taken = stamp.stamp { stats.latencies.append(now - taken) }
     }
 }
