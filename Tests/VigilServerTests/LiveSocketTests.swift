@@ -330,8 +330,10 @@ import VigilSources
         _ = try await events.nextJSON()
         let seconds = server.stop()
         #expect(seconds < 5, "shutdown took \(seconds) s")
-        #expect(try await live.closed()?.closeCode == .goingAway)
-        #expect(try await events.closed()?.closeCode == .goingAway)
+        let liveClose = try await live.closed()
+        #expect(liveClose?.closeCode == .goingAway, "\(String(describing: liveClose))")
+        let eventsClose = try await events.closed()
+        #expect(eventsClose?.closeCode == .goingAway, "\(String(describing: eventsClose))")
     }
 }
 

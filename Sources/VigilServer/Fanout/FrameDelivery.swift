@@ -56,6 +56,8 @@ final class FrameDelivery {
     private var drainWaitSince: NIODeadline?
     private let framing: Framing
     private let options: Options
+    /// `options.stallTimeout` on NIO's clock, converted once.
+    private let stallAfter: TimeAmount
     private let traffic: [String: ViewerTraffic]
     private let onHubFinished: (() -> Void)?
     private let logger: Logger
@@ -79,6 +81,7 @@ final class FrameDelivery {
         self.socket = channel as? any SocketOptionProvider
         self.writer = writer
         self.options = options
+        self.stallAfter = .nanoseconds(Int64(options.stallTimeout.seconds * 1e9))
         self.traffic = traffic
         self.logger = logger
         self.onHubFinished = onHubFinished
@@ -90,7 +93,7 @@ final class FrameDelivery {
         eventLoop.assertInEventLoop()
         guard !stopped, options.showsPlaceholders || !frame.isPlaceholder else { return }
         if let since = inFlightSince {
-            if NIODeadline.now() - since > .nanoseconds(Int64(options.stallTimeout.seconds * 1e9)) {
+            if NIODeadline.now() - since > stallAfter {
                 logger.info(
                     "viewer stalled: a frame waited more than \(options.stallTimeout) to be written, disconnecting")
                 closeConnection()
@@ -178,7 +181,7 @@ final class FrameDelivery {
         let now = NIODeadline.now()
         let since = drainWaitSince ?? now
         drainWaitSince = since
-        if now - since > .nanoseconds(Int64(options.stallTimeout.seconds * 1e9)) {
+        if now - since > stallAfter {
             logger.info("viewer stalled: took nothing for more than \(options.stallTimeout), disconnecting")
             closeConnection()
             return

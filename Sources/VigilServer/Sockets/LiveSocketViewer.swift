@@ -11,6 +11,8 @@ final class LiveSocketViewer: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private let delivery: FrameDelivery
     private var fanouts: [ViewerFanout] = []
+    private var detached = false
+    private let logger: Logger
 
     /// Joins the cameras' fan-outs and offers each camera's latest frame if
     /// it is fresh. Throws when the raw writer cannot be added (the channel
@@ -20,6 +22,7 @@ final class LiveSocketViewer: @unchecked Sendable {
         framing: @escaping FrameDelivery.Framing, logger: Logger, onHubFinished: @escaping () -> Void
     ) throws {
         eventLoop = channel.eventLoop
+        self.logger = logger
         eventLoop.preconditionInEventLoop()
         let frameBytes = cameras.compactMap { $0.hub.latest?.jpeg.readableBytes }.max() ?? 128 * 1024
         let writer = try RawStreamWriter.install(on: channel, frameBytes: frameBytes)
@@ -38,20 +41,24 @@ final class LiveSocketViewer: @unchecked Sendable {
         }
     }
 
-    /// Frames written to the socket and frames a newer one replaced.
-    private(set) var sent = 0
-    private(set) var dropped = 0
-
     /// Stops sending frames and leaves the fan-outs; harmless when repeated.
-    func detach() async {
-        try? await eventLoop.submit {
+    ///
+    /// It does not wait: the work is queued on the socket's event loop, so
+    /// anything the caller writes to the socket afterwards (the close
+    /// message, whose write is queued on the same loop) comes after it.
+    /// Waiting here let a shutdown close the socket first, without its
+    /// reason.
+    func detach() {
+        eventLoop.execute {
+            guard !self.detached else { return }
+            self.detached = true
             self.delivery.stop()
             for fanout in self.fanouts {
                 fanout.remove(self.delivery)
             }
             self.fanouts = []
-            self.sent = self.delivery.sent
-            self.dropped = self.delivery.dropped
-        }.get()
+            self.logger.debug(
+                "frames", metadata: ["sent": "\(self.delivery.sent)", "dropped": "\(self.delivery.dropped)"])
+        }
     }
 }

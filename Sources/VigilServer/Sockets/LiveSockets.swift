@@ -117,10 +117,9 @@ struct LiveSockets: Sendable {
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: heartbeat,
             stallTimeout: stallTimeout, feed: registry.feed,
             // No frame may follow the close message.
-            beforeClose: { await viewer.detach() },
+            beforeClose: { viewer.detach() },
             reader: { await Self.read(inbound: inbound, outbox: outbox) })
-        await viewer.detach()
-        socketLogger.debug("frames", metadata: ["sent": "\(viewer.sent)", "dropped": "\(viewer.dropped)"])
+        viewer.detach()
     }
 
     private func serveEvents(socket: SocketConnection) async {
@@ -160,7 +159,7 @@ struct LiveSockets: Sendable {
     static func run(
         outbox: SocketOutbox, outbound: WebSocketOutboundWriter, channel: any Channel, logger: Logger,
         heartbeat: Duration?, stallTimeout: Duration, feed: ChangeFeed, idleTimeout: Duration? = nil,
-        beforeClose: (@Sendable () async -> Void)? = nil,
+        beforeClose: (@Sendable () -> Void)? = nil,
         reader: @escaping @Sendable () async -> SocketMessageReader.End
     ) async {
         logger.debug("socket opened", metadata: ["remote": "\(channel.remoteAddress?.description ?? "?")"])
@@ -220,7 +219,7 @@ struct LiveSockets: Sendable {
                         if code != 1001 {
                             logger.info("closing socket: \(reason)")
                         }
-                        await beforeClose?()
+                        beforeClose?()
                         try await outbound.close(WebSocketErrorCode(codeNumber: Int(code)), reason: reason)
                         break sending
                     }
