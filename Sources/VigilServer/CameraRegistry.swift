@@ -21,7 +21,7 @@ public final class CameraRegistry: Sendable {
     /// The inboxes of `push` cameras, by camera id.
     public let inboxes: [String: PushInbox]
 
-    public let store: Store?
+    public let store: (any RecordStore)?
     /// Where captured stills are written (`DATA_DIR/captures`).
     public let capturesDir: String?
     /// Recorded motion events (`DATA_DIR/events`).
@@ -31,9 +31,20 @@ public final class CameraRegistry: Sendable {
     /// Runs `on_event_start` / `on_event_end`.
     public let hooks: HookRunner?
 
-    public init(config: VigilConfig, store: Store?, logger: Logger) {
+    /// Reads every camera's desired state and recovers what the last run
+    /// left unfinished (captures, motion events) before any camera starts.
+    public init(config: VigilConfig, store: (any RecordStore)?, logger: Logger) async {
         let feed = ChangeFeed()
-        let capturesDir = store.flatMap { $0.directory.prepareCaptures(store: $0, logger: logger) }
+        var capturesDir: String?
+        var desired: [String: DesiredState] = [:]
+        if let store {
+            capturesDir = await store.directory.prepareCaptures(store: store, logger: logger)
+            do {
+                desired = try await store.desiredStates()
+            } catch {
+                logger.error("cannot read the cameras' desired states, assuming running: \(error)")
+            }
+        }
         self.capturesDir = capturesDir
         self.store = store
         var archive: MotionArchive?
@@ -43,7 +54,7 @@ public final class CameraRegistry: Sendable {
             let dir = store.directory.events
             do {
                 let motionArchive = try MotionArchive(dir: dir, store: store, config: config.events, logger: logger)
-                try motionArchive.recover()
+                try await motionArchive.recover()
                 archive = motionArchive
             } catch {
                 logger.error("motion events disabled: cannot prepare \(dir): \(error)")
@@ -68,6 +79,7 @@ public final class CameraRegistry: Sendable {
                 makeSource: SourceFactory.make(for: cameraConfig, logger: logger, inbox: inbox),
                 reachable: UpstreamProbe.make(for: cameraConfig.source),
                 store: store,
+                desired: desired[cameraConfig.id] ?? .running,
                 feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
                 capturesDir: capturesDir,

@@ -36,9 +36,9 @@ public struct VigilServer: Sendable {
     /// Runs until SIGINT/SIGTERM (or until the task is cancelled).
     /// `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let store = try Store(directory: DataDirectory(config.server.dataDir))
-        let registry = CameraRegistry(config: config, store: store, logger: logger)
-        let ingest = try IngestSessions(
+        let store = try SQLiteStore(directory: DataDirectory(config.server.dataDir))
+        let registry = await CameraRegistry(config: config, store: store, logger: logger)
+        let ingest = try await IngestSessions(
             config: config.ingest, store: store, feed: registry.feed, logger: logger
         ) { [logger] argv, timeout, onLine in
             await ProcessCommand.run(argv, timeout: timeout, logger: logger, onLine: onLine)

@@ -9,11 +9,11 @@ import VigilCore
 @Suite struct MotionArchiveTests {
     final class Rig {
         let dir = NSTemporaryDirectory() + "vigil-archive-\(UUID().uuidString)"
-        let store: Store
+        let store: SQLiteStore
         let archive: MotionArchive
 
         init(_ config: MotionEventsConfig = MotionEventsConfig()) throws {
-            store = try Store(directory: DataDirectory(dir))
+            store = try SQLiteStore(directory: DataDirectory(dir))
             archive = try MotionArchive(
                 dir: dir + "/events", store: store, config: config, logger: .init(label: "test"))
         }
@@ -77,7 +77,7 @@ import VigilCore
         #expect(rig.archive.prune(now: now) == 3, "one too old, then the two oldest for bytes")
         let left = try rig.store.motionEvents(camera: nil, since: nil, limit: 100)
         #expect(Set(left.map(\.id)) == Set(recent.suffix(3).map(\.id) + [recording.id]))
-        #expect(try rig.store.motionEventBytes() <= config.maxBytes)
+        #expect(try rig.store.motionEventBytesOfThisNode() <= config.maxBytes)
         for gone in [old] + recent.prefix(2) {
             #expect(!rig.exists(gone.clip) && !rig.exists(gone.thumbnail), "files of \(gone.id) deleted")
         }

@@ -39,7 +39,7 @@ import VigilSources
     /// A monitor with its archive in a temp dir, fed frame by frame.
     final class Rig {
         let dir: String
-        let store: Store
+        let store: SQLiteStore
         let archive: MotionArchive
         let monitor: MotionMonitor
         let bus = ChangeFeed()
@@ -51,7 +51,7 @@ import VigilSources
 
         init(_ configure: (inout MotionConfig) -> Void) throws {
             dir = NSTemporaryDirectory() + "vigil-motion-\(UUID().uuidString)"
-            store = try Store(directory: DataDirectory(dir))
+            store = try SQLiteStore(directory: DataDirectory(dir))
             archive = try MotionArchive(
                 dir: dir + "/events", store: store, config: MotionEventsConfig(), logger: .init(label: "test"))
             var config = MotionConfig()

@@ -20,18 +20,18 @@ struct StoreTests {
         capture.bytes = 1234
         capture.file = "c1.jpg"
         do {
-            let store = try Store(directory: DataDirectory(dir))
+            let store = try SQLiteStore(directory: DataDirectory(dir))
             try store.setDesired(.stopped, camera: "porch")
             try store.saveCapture(capture)
         }
-        let store = try Store(directory: DataDirectory(dir))
+        let store = try SQLiteStore(directory: DataDirectory(dir))
         #expect(try store.desired(camera: "porch") == .stopped)
         #expect(try store.desired(camera: "garden") == nil)
         let read = try #require(try store.capture(id: "c1"))
         #expect(read.status == .done && read.bytes == 1234 && read.file == "c1.jpg" && read.width == nil)
         #expect(try store.captures(camera: "porch", limit: 10).map(\.id) == ["c1"])
         let version: Int? = try store.database.read { try $0.row("PRAGMA user_version")?["user_version"] }
-        #expect(version == StoreSchema.migrations.count)
+        #expect(version == SQLiteSchema.migrations.count)
     }
 
     @Test func aDatabaseMadeByGRDBCarriesOn() throws {
@@ -42,7 +42,7 @@ struct StoreTests {
             let database = try SQLiteDatabase(path: dir + "/vigil.sqlite")
             try database.write { db in
                 try db.execute("CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
-                for migration in StoreSchema.migrations {
+                for migration in SQLiteSchema.migrations {
                     for statement in migration.sql.split(separator: ";") { try db.execute(String(statement)) }
                     try db.execute("INSERT INTO grdb_migrations VALUES (?)", [migration.name])
                 }
@@ -51,7 +51,7 @@ struct StoreTests {
                 try db.execute("INSERT INTO camera_desired VALUES ('porch', 'stopped', 1.5)")
             }
         }
-        let store = try Store(directory: DataDirectory(dir))
+        let store = try SQLiteStore(directory: DataDirectory(dir))
         #expect(try store.capture(id: "old")?.status == .done)
         #expect(try store.desired(camera: "porch") == .stopped)
         try store.saveCapture(CaptureRecord(id: "new", camera: "porch"))
@@ -61,7 +61,7 @@ struct StoreTests {
     @Test func sqlErrorsSayWhatAndWhere() throws {
         let dir = try makeDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try Store(directory: DataDirectory(dir))
+        let store = try SQLiteStore(directory: DataDirectory(dir))
         let error = try #require(throws: SQLiteError.self) {
             try store.database.write { try $0.execute("INSERT INTO nowhere VALUES (1)") }
         }

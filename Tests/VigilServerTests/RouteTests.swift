@@ -22,9 +22,9 @@ import VigilCore
               porch: {source: {kind: testpattern}}
             """)
         config.server.dataDir = dir.file("data")
-        let store = try Store(directory: DataDirectory(config.server.dataDir))
-        let registry = CameraRegistry(config: config, store: store, logger: .quietForTests)
-        let ingest = try IngestSessions(
+        let store = try SQLiteStore(directory: DataDirectory(config.server.dataDir))
+        let registry = await CameraRegistry(config: config, store: store, logger: .quietForTests)
+        let ingest = try await IngestSessions(
             config: config.ingest, store: store, feed: registry.feed, logger: .quietForTests
         ) { _, _, _ in "no commands here" }
         let server = VigilServer(config: config, logger: .quietForTests)

@@ -27,20 +27,33 @@ import VigilAPI
 extension Camera {
     /// Queues a capture. Throws `CaptureError.cameraStopped` or
     /// `.queueFull`.
-    public func requestCapture() throws -> CaptureRecord {
+    public func requestCapture() async throws -> CaptureRecord {
         guard !isShutDown else { throw CaptureError.shuttingDown }
         guard desired == .running else { throw CaptureError.cameraStopped }
-        guard captureQueue.count < config.capture.queue else {
+        // Requests whose row is being written count too: the actor takes
+        // other requests while one awaits the store.
+        guard captureQueue.count + capturesBeingSaved < config.capture.queue else {
             throw CaptureError.queueFull(limit: config.capture.queue)
         }
         guard let store, capturesDir != nil else {
             throw CaptureError.failed("captures need a data dir")
         }
         let record = CaptureRecord(id: Identifier.newRecordID(), camera: id)
+        capturesBeingSaved += 1
+        defer { capturesBeingSaved -= 1 }
         do {
-            try store.saveCapture(record)
+            try await store.saveCapture(record)
         } catch let error where StorageFull.isCause(of: error) {
             throw CaptureError.storageFull("\(error)")
+        }
+        // A shutdown that came during the write has already failed the queue.
+        guard !isShutDown else {
+            var failed = record
+            failed.status = .failed
+            failed.error = CaptureError.shuttingDown.message
+            failed.finishedAt = Date().timeIntervalSince1970
+            await save(failed)
+            throw CaptureError.shuttingDown
         }
         captureQueue.append(record)
         if captureWorker == nil {
@@ -69,7 +82,7 @@ extension Camera {
             record.status = .failed
             record.error = CaptureError.shuttingDown.message
             record.finishedAt = Date().timeIntervalSince1970
-            try? store?.saveCapture(record)
+            try? await store?.saveCapture(record)
         }
         guard let worker = captureWorker else { return }
         worker.cancel()
@@ -94,7 +107,7 @@ extension Camera {
         record.status = .running
         record.startedAt = Date().timeIntervalSince1970
         currentCapture = record
-        save(record)
+        await save(record)
         publish(.started, record)
         let outcome: Result<ParsedJPEGInfo, CaptureError>
         if desired != .running {
@@ -121,7 +134,7 @@ extension Camera {
             logger.warning("capture \(record.id) failed: \(error.message)")
         }
         currentCapture = nil
-        save(record)
+        await save(record)
         publish(record.status == .done ? .done : .failed, record)
     }
 
@@ -130,9 +143,9 @@ extension Camera {
         feed.publish { .capture(CaptureChange(kind: kind, version: $0, camera: camera, record: capture)) }
     }
 
-    private func save(_ record: CaptureRecord) {
+    private func save(_ record: CaptureRecord) async {
         do {
-            try store?.saveCapture(record)
+            try await store?.saveCapture(record)
         } catch {
             logger.error("cannot save capture \(record.id): \(error)")
         }

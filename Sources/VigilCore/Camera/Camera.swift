@@ -34,12 +34,15 @@ public actor Camera {
     let makeSource: FrameSourceFactory
     /// Probes a network camera's upstream during a restart backoff.
     let reachable: CameraReachability?
-    let store: Store?
+    let store: (any RecordStore)?
     public nonisolated let feed: ChangeFeed
     let logger: Logger
     private let onChange: @Sendable (CameraState) -> Void
 
     var desired: DesiredState = .running
+    /// The last write of `desired` (`changeDesired`) and how many were asked for.
+    private var desiredWrite: Task<Void, any Error>?
+    private var desiredChanges = 0
     var phase: CameraPhase = .stopped
     private var since = Date()
     private var version: UInt64 = 0
@@ -49,6 +52,8 @@ public actor Camera {
     private var generation = 0
     private var ticker: Task<Void, Never>?
     var isShutDown = false
+    /// Capture requests whose row is being written (`requestCapture`).
+    var capturesBeingSaved = 0
     /// Stills: how to take one, where they go, and what is waiting.
     let capturer: (any StillCapturer)?
     let capturesDir: String?
@@ -67,7 +72,8 @@ public actor Camera {
         config: CameraConfig,
         makeSource: @escaping FrameSourceFactory,
         reachable: CameraReachability? = nil,
-        store: Store? = nil,
+        store: (any RecordStore)? = nil,
+        desired: DesiredState = .running,
         feed: ChangeFeed = ChangeFeed(),
         capturer: (any StillCapturer)? = nil,
         capturesDir: String? = nil,
@@ -88,11 +94,7 @@ public actor Camera {
         logger[metadataKey: "camera"] = "\(config.id)"
         self.logger = logger
         self.onChange = onChange
-        do {
-            self.desired = try store?.desired(camera: config.id) ?? .running
-        } catch {
-            logger.error("cannot read desired state, assuming running: \(error)")
-        }
+        self.desired = desired
         // Every camera is in the feed's snapshot from the start, so a `hello`
         // always lists them all.
         self.version = feed.publishState(
@@ -115,12 +117,10 @@ public actor Camera {
 
     /// Wants the camera running (persisted) and starts it if needed. Idempotent.
     @discardableResult
-    public func start() throws -> CameraState {
+    public func start() async throws -> CameraState {
         if desired != .running {
-            try store?.setDesired(.running, camera: id)
-            desired = .running
+            try await changeDesired(to: .running)
             logger.info("start requested")
-            changed()
         }
         // A capture that paused the live source starts a fresh one when it ends.
         if supervisor == nil, !isShutDown, !pausedForCapture {
@@ -133,16 +133,41 @@ public actor Camera {
     @discardableResult
     public func stop() async throws -> CameraState {
         if desired != .stopped {
-            try store?.setDesired(.stopped, camera: id)
-            desired = .stopped
+            try await changeDesired(to: .stopped)
             logger.info("stop requested")
-            changed()
         }
         await stopSupervisor()
         if supervisor == nil, phase != .stopped, !pausedForCapture {
             setPhase(.stopped)
         }
         return state()
+    }
+
+    /// Sets `desired` at once (so requests see it in the order they came)
+    /// and persists it; writes are chained, so the store ends with the last
+    /// request's value even when an earlier write is slower. A failed write
+    /// puts back the value before it, unless a later request changed it.
+    private func changeDesired(to value: DesiredState) async throws {
+        let previous = desired
+        desired = value
+        desiredChanges += 1
+        let change = desiredChanges
+        changed()
+        let (prior, store, id) = (desiredWrite, store, id)
+        let write = Task {
+            _ = await prior?.result
+            try await store?.setDesired(value, camera: id)
+        }
+        desiredWrite = write
+        do {
+            try await write.value
+        } catch {
+            if desiredChanges == change {
+                desired = previous
+                changed()
+            }
+            throw error
+        }
     }
 
     /// Stops the source and ends every subscription, keeping `desired` as is.

@@ -82,7 +82,7 @@ public final class IngestProtocol: @unchecked Sendable {
 
     /// The connection is gone: what was received is made durable and the
     /// session stays resumable.
-    public func disconnected() {
+    public func disconnected() async {
         guard var active = session else { return }
         session = nil
         do {
@@ -94,7 +94,7 @@ public final class IngestProtocol: @unchecked Sendable {
         active.record.bytes = active.file.bytes
         active.record.state = .interrupted
         active.record.updatedAt = Date().timeIntervalSince1970
-        service.save(active.record)
+        await service.save(active.record)
         service.release(active.record.id, owner: ObjectIdentifier(self))
         service.publish(.interrupted, active.record)
         logger.info(
@@ -118,16 +118,16 @@ public final class IngestProtocol: @unchecked Sendable {
     }
 
     /// A text message from the client.
-    public func handle(_ request: IngestRequest) -> IngestVerdict {
+    public func handle(_ request: IngestRequest) async -> IngestVerdict {
         switch request {
-        case .start(let start): return self.start(start)
-        case .attachment(let attachment): return self.attachment(attachment)
-        case .end(let frames): return end(expectedFrames: frames)
-        case .status(let id): return status(id)
+        case .start(let start): return await self.start(start)
+        case .attachment(let attachment): return await self.attachment(attachment)
+        case .end(let frames): return await end(expectedFrames: frames)
+        case .status(let id): return await status(id)
         }
     }
 
-    private func start(_ request: IngestRequest.Start) -> IngestVerdict {
+    private func start(_ request: IngestRequest.Start) async -> IngestVerdict {
         if let active = session {
             return reject(
                 "session_already_started",
@@ -156,7 +156,7 @@ public final class IngestProtocol: @unchecked Sendable {
         }
         let owner = ObjectIdentifier(self)
         if let requested = request.sessionID {
-            return resume(requested, show: show, owner: owner)
+            return await resume(requested, show: show, owner: owner)
         }
         let id = Identifier.newRecordID(prefix: "s")
         switch service.claim(id, owner: owner) {
@@ -171,7 +171,7 @@ public final class IngestProtocol: @unchecked Sendable {
             let dir = service.directory(of: id)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let file = try SessionFile(path: Path.join(dir, "frames.mjpg"), keep: 0)
-            try service.store.saveSession(record)
+            try await service.store.saveSession(record)
             session = Active(record: record, file: file, show: show)
         } catch {
             service.release(id, owner: owner)
@@ -186,8 +186,8 @@ public final class IngestProtocol: @unchecked Sendable {
 
     private func resume(
         _ id: String, show requestedShow: (@Sendable (ParsedJPEG) -> Void)?, owner: ObjectIdentifier
-    ) -> IngestVerdict {
-        guard Identifier.isValid(id, .record), var record = try? service.store.session(id: id) else {
+    ) async -> IngestVerdict {
+        guard Identifier.isValid(id, .record), var record = try? await service.store.session(id: id) else {
             return reject(
                 "unknown_session",
                 "no session '\(id.prefix(40))' (an interrupted session is kept for \(config.resumeWindow))")
@@ -209,7 +209,7 @@ public final class IngestProtocol: @unchecked Sendable {
                 path: Path.join(service.directory(of: id), "frames.mjpg"), keep: record.bytes)
             record.state = .receiving
             record.updatedAt = Date().timeIntervalSince1970
-            try service.store.saveSession(record)
+            try await service.store.saveSession(record)
             var show = requestedShow
             if show == nil, let camera = record.camera, case .camera(let deliver) = pushTarget(camera) {
                 show = deliver
@@ -226,7 +226,7 @@ public final class IngestProtocol: @unchecked Sendable {
     }
 
     /// A binary message: one JPEG frame of the running session.
-    public func handleFrame(_ message: ByteBuffer) -> IngestVerdict {
+    public func handleFrame(_ message: ByteBuffer) async -> IngestVerdict {
         guard var active = session else {
             return reject("no_session", "send session_start before frames; this frame was not stored")
         }
@@ -238,7 +238,7 @@ public final class IngestProtocol: @unchecked Sendable {
                 "binary message after frame \(active.record.frames) is not one complete JPEG; it was not stored")
         }
         guard active.file.bytes + Int64(message.readableBytes) <= config.maxSessionBytes else {
-            _ = commit(&active)
+            _ = await commit(&active)
             session = active
             return refuse(
                 "session_too_large",
@@ -255,7 +255,7 @@ public final class IngestProtocol: @unchecked Sendable {
         active.unacked += 1
         active.show?(jpeg)
         if active.unacked >= config.ackEvery {
-            guard commit(&active) else {
+            guard await commit(&active) else {
                 session = active
                 return refuse("storage_failed", "cannot flush the session to disk", .storageFailed)
             }
@@ -266,12 +266,12 @@ public final class IngestProtocol: @unchecked Sendable {
     }
 
     /// fsync, then the row: what the next ack says is on disk.
-    private func commit(_ active: inout Active) -> Bool {
+    private func commit(_ active: inout Active) async -> Bool {
         do {
             try active.file.sync()
             active.record.bytes = active.file.bytes
             active.record.updatedAt = Date().timeIntervalSince1970
-            try service.store.saveSession(active.record)
+            try await service.store.saveSession(active.record)
             active.unacked = 0
             return true
         } catch {
@@ -280,7 +280,7 @@ public final class IngestProtocol: @unchecked Sendable {
         }
     }
 
-    private func attachment(_ request: IngestRequest.Attachment) -> IngestVerdict {
+    private func attachment(_ request: IngestRequest.Attachment) async -> IngestVerdict {
         guard var active = session else {
             return reject("no_session", "send session_start before attachments")
         }
@@ -309,7 +309,7 @@ public final class IngestProtocol: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try data.withUnsafeBytes { try AtomicFile.write($0, to: Path.join(dir, name)) }
             if !active.record.attachments.contains(name) { active.record.attachments.append(name) }
-            try service.store.saveSession(active.record)
+            try await service.store.saveSession(active.record)
         } catch {
             return reject("storage_failed", "cannot store attachment \(name): \(error)")
         }
@@ -318,11 +318,11 @@ public final class IngestProtocol: @unchecked Sendable {
         return .accepted
     }
 
-    private func end(expectedFrames: Int?) -> IngestVerdict {
+    private func end(expectedFrames: Int?) async -> IngestVerdict {
         guard var active = session else {
             return reject("no_session", "no session is running on this socket")
         }
-        guard commit(&active) else {
+        guard await commit(&active) else {
             session = active
             return refuse("storage_failed", "cannot flush the session to disk", .storageFailed)
         }
@@ -343,12 +343,12 @@ public final class IngestProtocol: @unchecked Sendable {
         service.publish(.ended, record)
         logger.info("session \(record.id): ended, \(record.frames) frames, \(record.bytes) bytes")
         service.watch(record.id, watcher: replies)
-        service.finish(record)
+        await service.finish(record)
         return .accepted
     }
 
-    private func status(_ id: String) -> IngestVerdict {
-        guard Identifier.isValid(id, .record), let record = try? service.store.session(id: id) else {
+    private func status(_ id: String) async -> IngestVerdict {
+        guard Identifier.isValid(id, .record), let record = try? await service.store.session(id: id) else {
             return reject("unknown_session", "no session '\(id.prefix(40))'")
         }
         send(.status(record.wire))

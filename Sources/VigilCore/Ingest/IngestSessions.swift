@@ -34,7 +34,7 @@ public typealias SessionCommandRunner =
 /// client that disconnects meanwhile can come back and ask.
 public final class IngestSessions: Sendable {
     public let config: IngestConfig
-    public let store: Store
+    public let store: any RecordStore
     let feed: ChangeFeed
     let logger: Logger
     private let runCommand: SessionCommandRunner
@@ -54,9 +54,9 @@ public final class IngestSessions: Sendable {
     /// Recovers what a crash left: sessions that were receiving become
     /// interrupted (resumable), those that were processing failed.
     public init(
-        config: IngestConfig, store: Store, feed: ChangeFeed, logger: Logger,
+        config: IngestConfig, store: any RecordStore, feed: ChangeFeed, logger: Logger,
         runCommand: @escaping SessionCommandRunner
-    ) throws {
+    ) async throws {
         self.config = config
         self.runCommand = runCommand
         self.store = store
@@ -68,16 +68,16 @@ public final class IngestSessions: Sendable {
         // A crash leaves sessions that were receiving (resumable) or
         // processing (the run is lost).
         let now = Date().timeIntervalSince1970
-        for var record in try store.sessions(in: .receiving, updatedBefore: .infinity) {
+        for var record in try await store.sessionsOfThisNode(in: .receiving, updatedBefore: .infinity) {
             record.state = .interrupted
             record.updatedAt = now
-            try store.saveSession(record)
+            try await store.saveSession(record)
         }
-        for var record in try store.sessions(in: .processing, updatedBefore: .infinity) {
+        for var record in try await store.sessionsOfThisNode(in: .processing, updatedBefore: .infinity) {
             record.state = .failed
             record.error = "interrupted: the server stopped during processing"
             record.updatedAt = now
-            try store.saveSession(record)
+            try await store.saveSession(record)
         }
     }
 
@@ -134,15 +134,15 @@ public final class IngestSessions: Sendable {
     }
 
     /// After `session_end`: runs the processing command, or completes at once.
-    func finish(_ ended: SessionRecord) {
+    func finish(_ ended: SessionRecord) async {
         var record = ended
         guard let command = config.processCommand else {
-            complete(&record, error: nil)
+            await complete(&record, error: nil)
             return
         }
         record.state = .processing
         record.updatedAt = Date().timeIntervalSince1970
-        save(record)
+        await save(record)
         publish(.processing, record)
         let argv = command.map { $0.replacing("{session_dir}", with: directory(of: record.id)) }
         // Registered under the lock the run removes itself under: a run that
@@ -154,13 +154,17 @@ public final class IngestSessions: Sendable {
             return true
         }
         if !started {
-            complete(&record, error: "interrupted: the server is shutting down")
+            await complete(&record, error: "interrupted: the server is shutting down")
         }
     }
 
     /// One processing run: progress lines reported as they come, then the result.
     private func process(_ record: SessionRecord, argv: [String]) async {
         let progress = Mutex(record)
+        // Progress rows are saved in order by one task; a line that comes
+        // while a save is under way replaces the one waiting.
+        let (updates, pending) = AsyncStream.makeStream(of: SessionRecord.self, bufferingPolicy: .bufferingNewest(1))
+        async let saved: Void = { for await update in updates { await self.save(update) } }()
         let failure = await runCommand(argv, config.processTimeout) { line in
             // `progress <stage> <percent>`; other lines are the command's own.
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -174,20 +178,22 @@ public final class IngestSessions: Sendable {
                 record.updatedAt = Date().timeIntervalSince1970
                 return record
             }
-            self.save(updated)
+            pending.yield(updated)
             self.tell(updated.id, .progress(sessionID: updated.id, stage: stage, percent: percent))
             self.publish(.progress, updated)
         }
+        pending.finish()
+        await saved
         var final = progress.withLock { $0 }
-        complete(&final, error: failure)
+        await complete(&final, error: failure)
         _ = state.withLock { $0.processing.removeValue(forKey: final.id) }
     }
 
-    private func complete(_ record: inout SessionRecord, error: String?) {
+    private func complete(_ record: inout SessionRecord, error: String?) async {
         record.state = error == nil ? .complete : .failed
         record.error = error
         record.updatedAt = Date().timeIntervalSince1970
-        save(record)
+        await save(record)
         if let error {
             logger.warning("session \(record.id): processing failed: \(error)")
             tell(record.id, .error(SocketError(code: "processing_failed", message: error, sessionID: record.id)))
@@ -200,9 +206,9 @@ public final class IngestSessions: Sendable {
         _ = state.withLock { $0.watchers.removeValue(forKey: record.id) }
     }
 
-    func save(_ record: SessionRecord) {
+    func save(_ record: SessionRecord) async {
         do {
-            try store.saveSession(record)
+            try await store.saveSession(record)
         } catch {
             logger.error("cannot save session \(record.id): \(error)")
         }
@@ -216,18 +222,18 @@ public final class IngestSessions: Sendable {
     // MARK: - Clean-up
 
     /// Deletes interrupted sessions older than the resume window, files and rows.
-    func removeExpired(now: Date = Date()) {
+    func removeExpired(now: Date = Date()) async {
         let before = now.timeIntervalSince1970 - config.resumeWindow.seconds
         let expired: [SessionRecord]
         do {
-            expired = try store.sessions(in: .interrupted, updatedBefore: before)
+            expired = try await store.sessionsOfThisNode(in: .interrupted, updatedBefore: before)
         } catch {
             logger.error("cannot list expired sessions: \(error)")
             return
         }
         for record in expired where state.withLock({ $0.receiving[record.id] == nil }) {
             try? FileManager.default.removeItem(atPath: directory(of: record.id))
-            try? store.deleteSession(id: record.id)
+            try? await store.deleteSession(id: record.id)
             logger.info("session \(record.id): not resumed within \(config.resumeWindow), removed")
         }
     }
@@ -236,7 +242,7 @@ public final class IngestSessions: Sendable {
     public func runJanitor() async {
         let period = min(max(config.resumeWindow / 10, .seconds(1)), .seconds(60))
         while !Task.isCancelled {
-            removeExpired()
+            await removeExpired()
             do { try await Task.sleep(for: period) } catch { return }
         }
     }

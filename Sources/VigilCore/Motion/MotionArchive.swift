@@ -18,13 +18,13 @@ import VigilAPI
 /// pointing at a missing or partial file.
 public final class MotionArchive: Sendable {
     public let dir: String
-    public let store: Store
+    public let store: any RecordStore
     public let config: MotionEventsConfig
     private let logger: Logger
     /// Asks the retention task for a pass (an event ended); one pending ask is enough.
     private let pruneRequests = BoundedQueue<Void>(capacity: 1, overflow: .dropOldest)
 
-    public init(dir: String, store: Store, config: MotionEventsConfig, logger: Logger) throws {
+    public init(dir: String, store: any RecordStore, config: MotionEventsConfig, logger: Logger) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         self.dir = dir
         self.store = store
@@ -40,8 +40,8 @@ public final class MotionArchive: Sendable {
     /// far (the clip cut at its last whole frame) and become `interrupted`;
     /// temporary and orphan files are removed. Returns the events recovered.
     @discardableResult
-    public func recover() throws -> Int {
-        let open = try store.motionEvents(in: .recording)
+    public func recover() async throws -> Int {
+        let open = try await store.motionEventsOfThisNode(in: .recording)
         for var record in open {
             let partial = AtomicFile.partialPath(for: path(clipName(record.id)))
             var clipBytes: Int64 = 0
@@ -76,13 +76,13 @@ public final class MotionArchive: Sendable {
             record.status = .interrupted
             record.endReason = "interrupted"
             if record.endedAt == nil { record.endedAt = record.startedAt }
-            try store.saveMotionEvent(record)
+            try await store.saveMotionEvent(record)
             logger.warning(
                 "event \(record.id) (camera \(record.camera)) was recording when the server stopped: kept \(record.frames) frames"
             )
         }
         var removed = AtomicFile.removeLeftovers(in: dir)
-        let known = try store.motionEventFiles()
+        let known = try await store.motionEventFilesOfThisNode()
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !known.contains(name) {
             if unlink(path(name)) == 0 { removed += 1 }
         }
@@ -98,7 +98,7 @@ public final class MotionArchive: Sendable {
     /// (`requestPrune`), and at least hourly, until cancelled.
     public func runRetention() async {
         while !Task.isCancelled {
-            prune()
+            await prune()
             let woken = await withTimeout(.seconds(3600)) { await self.pruneRequests.next() }
             if case .cancelled = woken { return }
         }
@@ -110,24 +110,26 @@ public final class MotionArchive: Sendable {
     }
 
     @discardableResult
-    public func prune(now: Date = Date()) -> Int {
+    public func prune(now: Date = Date()) async -> Int {
         var deleted = 0
         do {
             if config.maxAgeDays > 0 {
                 let cutoff = now.timeIntervalSince1970 - config.maxAgeDays * 86400
                 while true {
-                    let batch = try store.finishedMotionEventsOldestFirst(limit: 100).filter { $0.startedAt < cutoff }
+                    let batch = try await store.finishedMotionEventsOfThisNodeOldestFirst(limit: 100).filter {
+                        $0.startedAt < cutoff
+                    }
                     if batch.isEmpty { break }
-                    for record in batch { try delete(record) }
+                    for record in batch { try await delete(record) }
                     deleted += batch.count
                 }
             }
-            var total = try store.motionEventBytes()
+            var total = try await store.motionEventBytesOfThisNode()
             while total > config.maxBytes {
-                let batch = try store.finishedMotionEventsOldestFirst(limit: 50)
+                let batch = try await store.finishedMotionEventsOfThisNodeOldestFirst(limit: 50)
                 if batch.isEmpty { break }
                 for record in batch where total > config.maxBytes {
-                    try delete(record)
+                    try await delete(record)
                     total -= record.bytes
                     deleted += 1
                 }
@@ -144,8 +146,8 @@ public final class MotionArchive: Sendable {
     }
 
     /// Deletes an event: the row first, then its files.
-    public func delete(_ record: MotionEventRecord) throws {
-        try store.deleteMotionEvent(id: record.id)
+    public func delete(_ record: MotionEventRecord) async throws {
+        try await store.deleteMotionEvent(id: record.id)
         for name in [record.clip, record.thumbnail].compactMap({ $0 }) {
             unlink(path(name))
         }

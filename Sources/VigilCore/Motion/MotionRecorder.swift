@@ -81,7 +81,7 @@ final class MotionRecorder: Sendable {
                     logger.error("motion event \(started.id): cannot create its clip, frames are not saved: \(error)")
                     clip = nil
                 }
-                save(started)
+                await save(started)
                 record = started
                 logger.info("motion event \(started.id) started\(started.noFreshFrame ? " (no fresh frame)" : "")")
                 publish(.started, started, hook: config.onEventStart, hookName: "on_event_start")
@@ -136,7 +136,7 @@ final class MotionRecorder: Sendable {
                 ended.staleGaps = info.staleGaps
                 ended.droppedFrames = info.droppedFrames
                 if ended.endedAt == nil { ended.endedAt = info.endedAt }
-                save(ended)
+                await save(ended)
                 logger.info(
                     "motion event \(ended.id) ended (\(info.reason)): \(ended.frames) frames, \(ended.bytes) bytes, peak \(fixed(info.peakPercent, 1))%"
                 )
@@ -159,9 +159,9 @@ final class MotionRecorder: Sendable {
         }
     }
 
-    private func save(_ record: MotionEventRecord) {
+    private func save(_ record: MotionEventRecord) async {
         do {
-            try archive.store.saveMotionEvent(record)
+            try await archive.store.saveMotionEvent(record)
         } catch {
             logger.error("motion event \(record.id): cannot save its row: \(error)")
         }

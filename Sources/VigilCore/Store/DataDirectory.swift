@@ -38,12 +38,12 @@ public struct DataDirectory: Sendable {
     /// files removed, captures that were running marked failed. Answers
     /// the dir, or nil (captures disabled, said in the log) when it cannot
     /// be prepared.
-    public func prepareCaptures(store: Store, logger: Logger) -> String? {
+    public func prepareCaptures(store: any RecordStore, logger: Logger) async -> String? {
         let dir = captures
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let removed = AtomicFile.removeLeftovers(in: dir)
-            let failed = try store.failInterruptedCaptures()
+            let failed = try await store.failInterruptedCapturesOfThisNode(now: Date().timeIntervalSince1970)
             if removed > 0 || failed > 0 {
                 logger.warning(
                     "captures interrupted by the last stop: \(failed) marked failed, \(removed) partial files removed")

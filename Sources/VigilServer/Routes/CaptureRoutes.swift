@@ -40,13 +40,13 @@ struct CaptureRoutes {
         router.get("/api/v1/captures") { request, _ -> [Capture] in
             let camera = try request.cameraFilter()
             let limit = try request.limit(default: 20, range: 1...500)
-            return try store().captures(camera: camera, limit: limit).map(\.wire)
+            return try await store().captures(camera: camera, limit: limit).map(\.wire)
         }
         router.get("/api/v1/captures/:capture") { _, context -> Capture in
-            try record(context).wire
+            try await record(context).wire
         }
         router.get("/api/v1/captures/:capture/image.jpg") { _, context -> Response in
-            let record = try record(context)
+            let record = try await record(context)
             guard record.status == .done, let file = record.file, let dir = registry.capturesDir else {
                 throw APIError(
                     .notFound, "no_image",
@@ -68,16 +68,16 @@ struct CaptureRoutes {
         }
     }
 
-    private func store() throws -> Store {
+    private func store() throws -> any RecordStore {
         guard let store = registry.store else {
             throw APIError(.serviceUnavailable, "no_store", "captures need a data dir")
         }
         return store
     }
 
-    private func record<Context: RequestContext>(_ context: Context) throws -> CaptureRecord {
+    private func record<Context: RequestContext>(_ context: Context) async throws -> CaptureRecord {
         let id = context.parameters.get("capture") ?? ""
-        guard Identifier.isValid(id, .record), let record = try store().capture(id: id) else {
+        guard Identifier.isValid(id, .record), let record = try await store().capture(id: id) else {
             throw APIError(.notFound, "unknown_capture", "no capture with id '\(id.prefix(40))'")
         }
         return record

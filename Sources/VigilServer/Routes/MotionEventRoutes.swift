@@ -48,13 +48,13 @@ struct MotionEventRoutes {
                         "since must be an ISO 8601 time (2026-11-21T10:00:00Z) or seconds since 1970")
                 }
             }
-            return try archive().store.motionEvents(camera: camera, since: since, limit: limit).map(\.wire)
+            return try await archive().store.motionEvents(camera: camera, since: since, limit: limit).map(\.wire)
         }
         router.get("/api/v1/events/:event") { _, context -> MotionEvent in
-            try record(context).wire
+            try await record(context).wire
         }
         router.get("/api/v1/events/:event/thumbnail.jpg") { _, context -> Response in
-            let record = try record(context)
+            let record = try await record(context)
             let archive = try archive()
             // File names come from our own rows (ids we generated), never from the request.
             guard let name = record.thumbnail, let data = FileManager.default.contents(atPath: archive.path(name))
@@ -70,7 +70,7 @@ struct MotionEventRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         router.get("/api/v1/events/:event/clip.mjpg") { request, context -> Response in
-            let record = try record(context)
+            let record = try await record(context)
             let archive = try archive()
             guard let name = record.clip else {
                 let why = record.status == .recording ? "is still recording" : "has no frames"
@@ -123,9 +123,9 @@ struct MotionEventRoutes {
         return archive
     }
 
-    private func record<Context: RequestContext>(_ context: Context) throws -> MotionEventRecord {
+    private func record<Context: RequestContext>(_ context: Context) async throws -> MotionEventRecord {
         let id = context.parameters.get("event") ?? ""
-        guard Identifier.isValid(id, .record), let record = try archive().store.motionEvent(id: id) else {
+        guard Identifier.isValid(id, .record), let record = try await archive().store.motionEvent(id: id) else {
             throw APIError(.notFound, "unknown_event", "no event with id '\(id.prefix(40))'")
         }
         return record

@@ -51,7 +51,7 @@ struct IngestSockets: Sendable {
             outbox: outbox, outbound: outbound, channel: channel, logger: socketLogger, heartbeat: nil,
             stallTimeout: stallTimeout, feed: registry.feed, idleTimeout: service.config.idleTimeout,
             reader: { await Self.read(inbound, outbox: outbox, conversation: conversation) })
-        conversation.disconnected()
+        await conversation.disconnected()
     }
 
     private static func read(
@@ -75,12 +75,12 @@ struct IngestSockets: Sendable {
             switch message {
             case .text(let text):
                 do throws(MessageDecodingError) {
-                    return verdict(conversation.handle(try IngestRequest.decode(text.readableBytesView)))
+                    return verdict(await conversation.handle(try IngestRequest.decode(text.readableBytesView)))
                 } catch {
                     return .rejected(SocketError(code: error.code, message: error.message))
                 }
             case .binary(let frame):
-                return verdict(conversation.handleFrame(frame))
+                return verdict(await conversation.handleFrame(frame))
             }
         }
     }

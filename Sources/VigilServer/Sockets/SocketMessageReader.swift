@@ -44,7 +44,7 @@ struct SocketMessageReader {
     func read(
         _ inbound: WebSocketInboundStream, outbox: SocketOutbox,
         oversize: (_ isText: Bool, _ limit: Int) -> Verdict,
-        handle: (Message) -> Verdict
+        handle: (Message) async -> Verdict
     ) async -> End {
         var iterator = inbound.makeAsyncIterator()
         var message = ByteBuffer()
@@ -70,7 +70,8 @@ struct SocketMessageReader {
                     }
                 }
                 guard frame.fin else { continue }
-                let verdict = tooLarge ? oversize(isText, limit) : handle(isText ? .text(message) : .binary(message))
+                let verdict =
+                    tooLarge ? oversize(isText, limit) : await handle(isText ? .text(message) : .binary(message))
                 switch verdict {
                 case .accepted:
                     break

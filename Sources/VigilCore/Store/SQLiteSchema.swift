@@ -4,7 +4,7 @@
 /// versions of Vigil (which used GRDB) record their migrations in a
 /// `grdb_migrations` table instead; its identifiers are the names below, so
 /// such a database carries on from where it is.
-enum StoreSchema {
+enum SQLiteSchema {
     static let migrations: [(name: String, sql: String)] = [
         (
             "v1-camera-desired",

@@ -9,8 +9,7 @@ import VigilAPI
     import Glibc
 #endif
 
-extension Store {
-    /// Inserts or replaces an event's row.
+extension SQLiteStore {
     public func saveMotionEvent(_ record: MotionEventRecord) throws {
         try database.write { db in
             try db.execute(
@@ -35,7 +34,6 @@ extension Store {
         }
     }
 
-    /// Events newest first, of one camera or all, started at or after `since`.
     public func motionEvents(camera: String?, since: Double?, limit: Int) throws -> [MotionEventRecord] {
         try database.read { db in
             var sql = "SELECT * FROM motion_events WHERE 1"
@@ -54,15 +52,13 @@ extension Store {
         }
     }
 
-    /// Events in `status` (e.g. the ones that were recording at a crash).
-    public func motionEvents(in status: MotionEventStatus) throws -> [MotionEventRecord] {
+    public func motionEventsOfThisNode(in status: MotionEventStatus) throws -> [MotionEventRecord] {
         try database.read { db in
             try db.rows("SELECT * FROM motion_events WHERE status = ?", [status.rawValue]).map(Self.motionEvent)
         }
     }
 
-    /// Finished events, oldest first: the order retention deletes them in.
-    public func finishedMotionEventsOldestFirst(limit: Int) throws -> [MotionEventRecord] {
+    public func finishedMotionEventsOfThisNodeOldestFirst(limit: Int) throws -> [MotionEventRecord] {
         try database.read { db in
             try db.rows(
                 "SELECT * FROM motion_events WHERE status != 'recording' ORDER BY started_at ASC, id ASC LIMIT ?",
@@ -71,15 +67,13 @@ extension Store {
         }
     }
 
-    /// Bytes of every event's files, by the rows.
-    public func motionEventBytes() throws -> Int64 {
+    public func motionEventBytesOfThisNode() throws -> Int64 {
         try database.read { db in
             try db.row("SELECT COALESCE(SUM(bytes), 0) AS total FROM motion_events")?["total"] ?? 0
         }
     }
 
-    /// The names of every file some event row refers to.
-    public func motionEventFiles() throws -> Set<String> {
+    public func motionEventFilesOfThisNode() throws -> Set<String> {
         try database.read { db in
             var names = Set<String>()
             for row in try db.rows("SELECT id, clip, thumbnail FROM motion_events") {

@@ -9,13 +9,11 @@ import VigilAPI
     import Glibc
 #endif
 
-/// Vigil's SQLite database (WAL mode) in the data dir.
-///
-/// Holds what must survive a restart: each camera's `desired` state,
-/// captures, motion events and upload sessions. Files (images, clips) live
-/// next to it and are referenced by rows.
-public final class Store: Sendable {
+/// The default `RecordStore`: an SQLite database (WAL mode) in the data dir,
+/// for one node. Its rows are all this node's.
+public final class SQLiteStore: RecordStore {
     public let directory: DataDirectory
+    public let node = "local"
     public var path: String { directory.database }
     let database: SQLiteDatabase
 
@@ -25,18 +23,28 @@ public final class Store: Sendable {
         self.directory = directory
         let path = directory.database
         database = try SQLiteDatabase(path: path)
-        try StoreSchema.migrate(database)
+        try SQLiteSchema.migrate(database)
+    }
+
+    public func desiredStates() throws -> [String: DesiredState] {
+        try database.read { db in
+            var states: [String: DesiredState] = [:]
+            for row in try db.rows("SELECT camera, desired FROM camera_desired") {
+                let raw: String = row["desired"]
+                if let state = DesiredState(rawValue: raw) { states[row["camera"]] = state }
+            }
+            return states
+        }
     }
 
     /// The persisted desired state of `camera`, nil if never set.
-    public func desired(camera: String) throws -> DesiredState? {
+    func desired(camera: String) throws -> DesiredState? {
         try database.read { db in
             let raw: String? = try db.row("SELECT desired FROM camera_desired WHERE camera = ?", [camera])?["desired"]
             return raw.flatMap(DesiredState.init(rawValue:))
         }
     }
 
-    /// Persists the desired state of `camera` (durably, before returning).
     public func setDesired(_ desired: DesiredState, camera: String) throws {
         try database.write { db in
             try db.execute(
@@ -50,7 +58,6 @@ public final class Store: Sendable {
 
     // MARK: - Captures
 
-    /// Inserts or replaces a capture's row.
     public func saveCapture(_ record: CaptureRecord) throws {
         try database.write { db in
             try db.execute(
@@ -72,7 +79,6 @@ public final class Store: Sendable {
         }
     }
 
-    /// Captures newest first, of one camera or all.
     public func captures(camera: String?, limit: Int) throws -> [CaptureRecord] {
         try database.read { db in
             let rows: [SQLiteRow]
@@ -86,10 +92,8 @@ public final class Store: Sendable {
         }
     }
 
-    /// Marks captures that were waiting or running when the server stopped
-    /// as failed (their files, if any, were never completed). Returns how many.
     @discardableResult
-    public func failInterruptedCaptures(now: Date = Date()) throws -> Int {
+    public func failInterruptedCapturesOfThisNode(now: Double = Date().timeIntervalSince1970) throws -> Int {
         try database.write { db in
             try db.execute(
                 """
@@ -97,7 +101,7 @@ public final class Store: Sendable {
                 error = 'interrupted: the server stopped before the capture finished'
                 WHERE status IN ('pending', 'running')
                 """,
-                [now.timeIntervalSince1970])
+                [now])
             return db.changes
         }
     }
@@ -142,15 +146,13 @@ public final class Store: Sendable {
         }
     }
 
-    /// Sessions, most recently updated first.
     public func sessions(limit: Int) throws -> [SessionRecord] {
         try database.read { db in
             try db.rows("SELECT * FROM sessions ORDER BY updated_at DESC LIMIT ?", [limit]).map(Self.session)
         }
     }
 
-    /// Sessions in `state` last updated before `before` (seconds since 1970).
-    public func sessions(in state: SessionState, updatedBefore before: Double) throws -> [SessionRecord] {
+    public func sessionsOfThisNode(in state: SessionState, updatedBefore before: Double) throws -> [SessionRecord] {
         try database.read { db in
             try db.rows("SELECT * FROM sessions WHERE state = ? AND updated_at < ?", [state.rawValue, before])
                 .map(Self.session)
