@@ -55,6 +55,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 "CSQLite",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // A small MQTT 3.1.1 client on SwiftNIO (no MQTT package is used).

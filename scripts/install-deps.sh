@@ -2,9 +2,10 @@
 # Installs what Vigil needs to build and test, if missing: system packages
 # (libjpeg-turbo, SQLite; for the tests Chromium with its driver, openssl,
 # which makes the TLS test's certificate, Prometheus with promtool, which
-# scrape and check /metrics, and the mosquitto broker and clients for the MQTT
-# tests; their services are not started: the tests start their own on free
-# ports)
+# scrape and check /metrics, the mosquitto broker and clients for the MQTT
+# tests, PostgreSQL for the store and cluster tests and nginx in front of
+# edge relays; their services are not started: the tests start their own on
+# free ports, in temp dirs)
 # and, in .build-python/venv, Selenium (browser test), matplotlib (the soak's
 # plot), python-socketio and aiohttp (a real Socket.IO server for the tests)
 # from PyPI.
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 # C, the network namespace with a rate-limited link, and readiness checks.
 build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config gcc iproute2 curl)
 browser_packages=(chromium chromium-driver fonts-dejavu-core openssl)
-service_packages=(prometheus mosquitto mosquitto-clients)
+service_packages=(prometheus mosquitto mosquitto-clients postgresql nginx)
 
 missing_from() {
     for p in "$@"; do

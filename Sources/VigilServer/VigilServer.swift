@@ -36,7 +36,8 @@ public struct VigilServer: Sendable {
     /// Runs until SIGINT/SIGTERM (or until the task is cancelled).
     /// `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let store = try SQLiteStore(directory: DataDirectory(config.server.dataDir))
+        let store = try await openRecordStore(config, logger: logger)
+        defer { store.close() }
         let registry = await CameraRegistry(config: config, store: store, logger: logger)
         let ingest = try await IngestSessions(
             config: config.ingest, store: store, feed: registry.feed, logger: logger

@@ -313,4 +313,46 @@ import VigilCore
             }
         }
     }
+
+    @Test func readsTheStoreAndClusterSections() throws {
+        let config = try ConfigLoader.parse(
+            """
+            store: {kind: postgres, url: "postgres://vigil:p%40ss@db.lan:5433/cams?sslmode=require"}
+            cluster: {node_id: node-a, advertise_url: "http://10.0.0.5:8080/", lease: 6s}
+            """)
+        var address = PostgresAddress(host: "db.lan", port: 5433, username: "vigil", password: "p@ss", database: "cams")
+        address.tls = .require
+        #expect(config.store == .postgres(address))
+        #expect(address.description == "postgres://vigil@db.lan:5433/cams", "no password in logs")
+        var cluster = ClusterConfig(nodeID: "node-a", advertiseURL: "http://10.0.0.5:8080")
+        cluster.lease = .seconds(6)
+        #expect(config.cluster == cluster)
+        #expect(try ConfigLoader.parse("server: {port: 1}").store == .sqlite)
+        #expect(try ConfigLoader.parse("store: {kind: sqlite}").cluster == nil)
+
+        let postgres = "store: {kind: postgres, url: \"postgres://v@db/cams\"}\n"
+        let mistakes = [
+            ("store: {kind: mysql}", "unknown store 'mysql'"),
+            ("store: {kind: postgres}", "url: missing"),
+            ("store: {kind: postgres, url: \"http://db/cams\"}", "is not a postgres:// URL"),
+            ("store: {kind: postgres, url: \"postgres://db/cams\"}", "has no user"),
+            ("store: {kind: postgres, url: \"postgres://v@db\"}", "names no database"),
+            ("store: {kind: postgres, url: \"postgres://v@db/c?sslmode=maybe\"}", "sslmode must be"),
+            ("store: {kind: sqlite, url: \"postgres://v@db/c\"}", "takes no url"),
+            ("cluster: {node_id: a, advertise_url: \"http://a:8080\"}", "a cluster needs a shared store"),
+            (postgres + "cluster: {advertise_url: \"http://a:8080\"}", "node_id: missing"),
+            (postgres + "cluster: {node_id: a}", "advertise_url: missing"),
+            (postgres + "cluster: {node_id: \"a b\", advertise_url: \"http://a\"}", "a node id is"),
+            (postgres + "cluster: {node_id: a, advertise_url: \"ftp://a\"}", "only http:// or https://"),
+            (postgres + "cluster: {node_id: a, advertise_url: \"http://a\", lease: 1s}", "cluster.lease"),
+        ]
+        for (text, words) in mistakes {
+            do {
+                _ = try ConfigLoader.parse(text + "\n")
+                Issue.record("\(text) was accepted")
+            } catch let errors as ConfigErrors {
+                #expect(errors.description.contains(words), "\(text): \(errors)")
+            }
+        }
+    }
 }

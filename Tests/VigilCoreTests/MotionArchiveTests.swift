@@ -54,7 +54,7 @@ import VigilCore
         }
     }
 
-    @Test func retentionDeletesByAgeThenOldestFirstByBytesFilesAndRowsTogether() throws {
+    @Test func retentionDeletesByAgeThenOldestFirstByBytesFilesAndRowsTogether() async throws {
         var config = MotionEventsConfig()
         config.maxAgeDays = 10
         let now = Date()
@@ -74,7 +74,7 @@ import VigilCore
         recording.status = .recording
         try rig.store.saveMotionEvent(recording)
 
-        #expect(rig.archive.prune(now: now) == 3, "one too old, then the two oldest for bytes")
+        #expect(await rig.archive.prune(now: now) == 3, "one too old, then the two oldest for bytes")
         let left = try rig.store.motionEvents(camera: nil, since: nil, limit: 100)
         #expect(Set(left.map(\.id)) == Set(recent.suffix(3).map(\.id) + [recording.id]))
         #expect(try rig.store.motionEventBytesOfThisNode() <= config.maxBytes)
@@ -84,10 +84,10 @@ import VigilCore
         for kept in recent.suffix(3) {
             #expect(rig.exists(kept.clip) && rig.exists(kept.thumbnail))
         }
-        #expect(rig.archive.prune(now: now) == 0, "nothing more to delete")
+        #expect(await rig.archive.prune(now: now) == 0, "nothing more to delete")
     }
 
-    @Test func recoveryKeepsTheWholeFramesOfAnInterruptedClipAndRemovesOrphans() throws {
+    @Test func recoveryKeepsTheWholeFramesOfAnInterruptedClipAndRemovesOrphans() async throws {
         let rig = try Rig()
         let id = Identifier.newRecordID()
         var record = MotionEventRecord(id: id, camera: "cam", startedAt: 1_000)
@@ -110,7 +110,7 @@ import VigilCore
         try rig.store.saveMotionEvent(empty)
         _ = FileManager.default.createFile(atPath: rig.archive.path("zzzz-orphan.mjpg"), contents: Data("x".utf8))
 
-        #expect(try rig.archive.recover() == 2)
+        #expect(try await rig.archive.recover() == 2)
         let recovered = try #require(try rig.store.motionEvent(id: id))
         #expect(recovered.status == .interrupted && recovered.endReason == "interrupted")
         #expect(recovered.frames == 5)

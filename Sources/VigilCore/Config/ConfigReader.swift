@@ -29,8 +29,13 @@ struct ConfigReader {
             ("events", { reader, node, path, config in config.events = reader.readMotionEvents(node, path) }),
             ("auth", { reader, node, path, config in config.auth = reader.readAuth(node, path) }),
             ("mqtt", { reader, node, path, config in config.mqtt = reader.readMQTT(node, path) }),
+            ("store", { reader, node, path, config in config.store = reader.readStore(node, path) }),
+            ("cluster", { reader, node, path, config in config.cluster = reader.readCluster(node, path) }),
         ])
         read(root, "", into: &config, sections)
+        if config.cluster != nil, config.store == .sqlite {
+            fail("cluster", "a cluster needs a shared store: store: {kind: postgres, url: postgres://…}")
+        }
         if case .mapping(let entries) = root { sawCameras = entries.contains { $0.key == "cameras" } }
         if !sawCameras { config.cameras = VigilConfig.demo.cameras }
         return config

@@ -10,6 +10,10 @@ public struct VigilConfig: Sendable, Equatable {
     public var auth: AuthConfig?
     /// Where to publish state and events (none without an `mqtt:` section).
     public var mqtt: MQTTConfig?
+    /// `store:`; SQLite in the data dir unless it says otherwise.
+    public var store: StoreConfig = .sqlite
+    /// `cluster:`; nil for a node on its own.
+    public var cluster: ClusterConfig?
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server

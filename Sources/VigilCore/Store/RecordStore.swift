@@ -1,3 +1,4 @@
+import Logging
 import VigilAPI
 
 /// Where Vigil keeps what must survive a restart: each camera's `desired`
@@ -53,4 +54,19 @@ public protocol RecordStore: Sendable {
     /// The names of every file one of this node's event rows refers to.
     func motionEventFilesOfThisNode() async throws -> Set<String>
     func deleteMotionEvent(id: String) async throws
+
+    /// Lets go of the connections (after the last write of a shutdown).
+    func close()
+}
+
+/// Opens the store `config` names: `store.kind` and, for a cluster, this node.
+public func openRecordStore(_ config: VigilConfig, logger: Logger) async throws -> any RecordStore {
+    let directory = DataDirectory(config.server.dataDir)
+    switch config.store {
+    case .sqlite:
+        return try SQLiteStore(directory: directory)
+    case .postgres(let address):
+        return try await PostgresStore.open(
+            address: address, node: config.cluster?.nodeID ?? "local", directory: directory, logger: logger)
+    }
 }

@@ -56,6 +56,9 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
+    /// The database closes with the last reference.
+    public func close() {}
+
     // MARK: - Captures
 
     public func saveCapture(_ record: CaptureRecord) throws {
