@@ -33,6 +33,7 @@ public final class CameraRegistry: Sendable {
 
     /// Reads every camera's desired state and recovers what the last run
     /// left unfinished (captures, motion events) before any camera starts.
+    /// In a cluster (`config.cluster`) no camera runs until its lease is taken.
     public init(config: VigilConfig, store: (any RecordStore)?, logger: Logger) async {
         let feed = ChangeFeed()
         var capturesDir: String?
@@ -80,6 +81,7 @@ public final class CameraRegistry: Sendable {
                 reachable: UpstreamProbe.make(for: cameraConfig.source),
                 store: store,
                 desired: desired[cameraConfig.id] ?? .running,
+                held: config.cluster == nil,
                 feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
                 capturesDir: capturesDir,

@@ -77,6 +77,12 @@ public struct VigilServer: Sendable {
             .init(service: systemd, successTerminationBehavior: .ignore),
         ]
         if let mqtt { services.append(.init(service: mqtt, successTerminationBehavior: .ignore)) }
+        if let cluster = config.cluster, let store = store as? PostgresStore {
+            // Last in the list, so first to shut down: its cameras stop and
+            // their leases are given up while the store is still there.
+            services.append(
+                .init(service: LeaseKeeper(store: store, registry: registry, cluster: cluster, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: services,

@@ -30,6 +30,7 @@ extension Camera {
     public func requestCapture() async throws -> CaptureRecord {
         guard !isShutDown else { throw CaptureError.shuttingDown }
         guard desired == .running else { throw CaptureError.cameraStopped }
+        guard isHeld else { throw CaptureError.elsewhere }
         // Requests whose row is being written count too: the actor takes
         // other requests while one awaits the store.
         guard captureQueue.count + capturesBeingSaved < config.capture.queue else {
@@ -172,7 +173,7 @@ extension Camera {
         let result = await runCommand(capturer, id: captureID)
         if pause {
             pausedForCapture = false
-            if desired == .running, !isShutDown {
+            if desired == .running, !isShutDown, isHeld {
                 spawnSupervisor()  // a fresh source, exactly as at cold start
             } else {
                 setPhase(.stopped)

@@ -43,6 +43,8 @@ public actor Camera {
     /// The last write of `desired` (`changeDesired`) and how many were asked for.
     private var desiredWrite: Task<Void, any Error>?
     private var desiredChanges = 0
+    /// Writes of `desired` not finished yet: until then the store's value is older.
+    var desiredWritesPending = 0
     var phase: CameraPhase = .stopped
     private var since = Date()
     private var version: UInt64 = 0
@@ -52,6 +54,9 @@ public actor Camera {
     private var generation = 0
     private var ticker: Task<Void, Never>?
     var isShutDown = false
+    /// In a cluster, true while this node holds the camera's lease: only
+    /// then does its source run here (`Camera+Lease`). Always true alone.
+    var isHeld: Bool
     /// Capture requests whose row is being written (`requestCapture`).
     var capturesBeingSaved = 0
     /// Stills: how to take one, where they go, and what is waiting.
@@ -74,6 +79,7 @@ public actor Camera {
         reachable: CameraReachability? = nil,
         store: (any RecordStore)? = nil,
         desired: DesiredState = .running,
+        held: Bool = true,
         feed: ChangeFeed = ChangeFeed(),
         capturer: (any StillCapturer)? = nil,
         capturesDir: String? = nil,
@@ -95,6 +101,7 @@ public actor Camera {
         self.logger = logger
         self.onChange = onChange
         self.desired = desired
+        self.isHeld = held
         // Every camera is in the feed's snapshot from the start, so a `hello`
         // always lists them all.
         self.version = feed.publishState(
@@ -108,7 +115,7 @@ public actor Camera {
     public func activate() {
         guard !isShutDown, ticker == nil else { return }
         ticker = Task { [weak self] in await self?.tickPlaceholders() }
-        if desired == .running {
+        if desired == .running, isHeld {
             spawnSupervisor()
         } else {
             changed()
@@ -123,7 +130,7 @@ public actor Camera {
             logger.info("start requested")
         }
         // A capture that paused the live source starts a fresh one when it ends.
-        if supervisor == nil, !isShutDown, !pausedForCapture {
+        if supervisor == nil, !isShutDown, !pausedForCapture, isHeld {
             spawnSupervisor()
         }
         return state()
@@ -159,6 +166,8 @@ public actor Camera {
             try await store?.setDesired(value, camera: id)
         }
         desiredWrite = write
+        desiredWritesPending += 1
+        defer { desiredWritesPending -= 1 }
         do {
             try await write.value
         } catch {
@@ -413,7 +422,7 @@ public actor Camera {
         sendPlaceholder()
     }
 
-    private func changed() {
+    func changed() {
         let current = state()
         version = feed.publishState(current)
         publishedFps = current.fps

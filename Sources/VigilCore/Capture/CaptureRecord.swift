@@ -63,6 +63,8 @@ public enum CaptureError: Error, Sendable, Equatable {
     case shuttingDown
     /// The data directory is full: nothing was queued.
     case storageFull(String)
+    /// In a cluster: another node holds the camera.
+    case elsewhere
 
     public var code: String {
         switch self {
@@ -73,6 +75,7 @@ public enum CaptureError: Error, Sendable, Equatable {
         case .timedOut: return "timeout"
         case .shuttingDown: return "shutting_down"
         case .storageFull: return "storage_full"
+        case .elsewhere: return "camera_elsewhere"
         }
     }
 
@@ -86,6 +89,7 @@ public enum CaptureError: Error, Sendable, Equatable {
         case .timedOut(let timeout): return "timeout: the capture did not finish within \(timeout)"
         case .shuttingDown: return "the server is shutting down"
         case .storageFull(let cause): return StorageFull.message(cause)
+        case .elsewhere: return "another node of the cluster runs this camera; ask that node"
         }
     }
 }

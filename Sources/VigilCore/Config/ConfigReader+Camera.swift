@@ -24,6 +24,13 @@ extension ConfigReader {
         ("restart", { r, node, path, draft in draft.camera.restart = r.readRestart(node, path) }),
         ("capture", { r, node, path, draft in draft.camera.capture = r.readCapture(node, path) }),
         ("motion", { r, node, path, draft in draft.camera.motion = r.readMotion(node, path) }),
+        (
+            "prefer",
+            { r, node, path, draft in
+                guard let id = r.string(node, path) else { return }
+                if Identifier.isValid(id, .camera) { draft.camera.prefer = id } else { r.fail(path, "not a node id") }
+            }
+        ),
     ])
 
     /// A camera while it is read: its source comes apart (it may be missing).

@@ -68,6 +68,8 @@ public struct CameraConfig: Sendable, Equatable {
     public var restart: RestartPolicy = .init()
     public var capture: CaptureConfig = .init()
     public var motion: MotionConfig = .init()
+    /// In a cluster: the node that runs this camera whenever it is alive.
+    public var prefer: String?
 
     public init(id: String, source: SourceConfig) {
         self.id = id

@@ -28,6 +28,7 @@ struct CaptureRoutes {
                     apiError = APIError(.tooManyRequests, error.code, error.message)
                     apiError.headers[.retryAfter] = "1"
                 case .shuttingDown: apiError = APIError(.serviceUnavailable, error.code, error.message)
+                case .elsewhere: apiError = APIError(.misdirectedRequest, error.code, error.message)
                 case .storageFull(let cause): apiError = APIError.storageFull(cause)
                 default: apiError = APIError(.internalServerError, error.code, error.message)
                 }

@@ -1,0 +1,118 @@
+import PostgresNIO
+
+/// A camera's lease as the database has it.
+public struct CameraLease: Sendable, Equatable {
+    public var camera: String
+    public var node: String
+    /// Raised by every change of owner: a node fences its writes and
+    /// releases with the generation it took.
+    public var generation: Int
+    public var expired: Bool
+
+    public init(camera: String, node: String, generation: Int, expired: Bool) {
+        self.camera = camera
+        self.node = node
+        self.generation = generation
+        self.expired = expired
+    }
+}
+
+/// The cluster's tables: nodes with their heartbeat, cameras with their
+/// lease. Every time comes from the database's `clock_timestamp()`, so
+/// nodes whose clocks disagree still agree on who holds what.
+extension PostgresStore {
+    /// Says this node is alive and where to reach it.
+    public func heartbeat(advertiseURL: String) async throws {
+        try await execute(
+            """
+            INSERT INTO cluster_nodes (node, advertise_url, heartbeat_at) VALUES (\(node), \(advertiseURL), clock_timestamp())
+            ON CONFLICT (node) DO UPDATE SET advertise_url = EXCLUDED.advertise_url, heartbeat_at = EXCLUDED.heartbeat_at
+            """)
+    }
+
+    /// Nodes heard from within `within`, with their addresses.
+    public func liveNodes(within: Duration) async throws -> [String: String] {
+        let seconds = Self.seconds(within)
+        var nodes: [String: String] = [:]
+        for (node, url) in try await rows(
+            """
+            SELECT node, advertise_url FROM cluster_nodes
+            WHERE heartbeat_at > clock_timestamp() - make_interval(secs => \(seconds))
+            """, { (try $0["node"].decode(String.self), try $0["advertise_url"].decode(String.self)) })
+        {
+            nodes[node] = url
+        }
+        return nodes
+    }
+
+    /// Every node's address, alive or not (for the owner of a record).
+    public func nodeAddresses() async throws -> [String: String] {
+        var nodes: [String: String] = [:]
+        for (node, url) in try await rows(
+            "SELECT node, advertise_url FROM cluster_nodes",
+            { (try $0["node"].decode(String.self), try $0["advertise_url"].decode(String.self)) })
+        {
+            nodes[node] = url
+        }
+        return nodes
+    }
+
+    /// Every lease row.
+    public func leases() async throws -> [CameraLease] {
+        try await rows(
+            "SELECT camera, node, generation, expires_at <= clock_timestamp() AS expired FROM camera_leases",
+            {
+                CameraLease(
+                    camera: try $0["camera"].decode(String.self), node: try $0["node"].decode(String.self),
+                    generation: try $0["generation"].decode(Int.self), expired: try $0["expired"].decode(Bool.self))
+            })
+    }
+
+    /// Extends this node's unexpired leases by `lease`; answers the ones
+    /// still held (camera → generation). A lease that expired is not
+    /// renewed: another node may be taking it.
+    public func renewLeases(for lease: Duration) async throws -> [String: Int] {
+        let seconds = Self.seconds(lease)
+        var held: [String: Int] = [:]
+        for (camera, generation) in try await rows(
+            """
+            UPDATE camera_leases SET expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+            WHERE node = \(node) AND expires_at > clock_timestamp() RETURNING camera, generation
+            """, { (try $0["camera"].decode(String.self), try $0["generation"].decode(Int.self)) })
+        {
+            held[camera] = generation
+        }
+        return held
+    }
+
+    /// Takes `camera` if nobody holds an unexpired lease on it; answers the
+    /// new generation, or nil when another node holds it.
+    public func acquireLease(camera: String, for lease: Duration) async throws -> Int? {
+        let seconds = Self.seconds(lease)
+        return try await rows(
+            """
+            INSERT INTO camera_leases (camera, node, generation, expires_at)
+            VALUES (\(camera), \(node), 1, clock_timestamp() + make_interval(secs => \(seconds)))
+            ON CONFLICT (camera) DO UPDATE SET node = EXCLUDED.node, generation = camera_leases.generation + 1,
+                expires_at = EXCLUDED.expires_at
+            WHERE camera_leases.expires_at <= clock_timestamp()
+            RETURNING generation
+            """, { try $0["generation"].decode(Int.self) }
+        ).first
+    }
+
+    /// Gives `camera` up (its source already stopped here), if this node
+    /// still holds it with `generation`: the lease expires now. The row
+    /// stays, so the next owner's generation is higher still.
+    public func releaseLease(camera: String, generation: Int) async throws {
+        try await execute(
+            """
+            UPDATE camera_leases SET expires_at = clock_timestamp()
+            WHERE camera = \(camera) AND node = \(node) AND generation = \(generation)
+            """)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
