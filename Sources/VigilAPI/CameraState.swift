@@ -37,6 +37,8 @@ public struct CameraState: Sendable, Codable, Equatable {
     public var clients: Int
     public var restarts: Int
     public var lastError: String?
+    /// In a cluster: the node running the camera (none while no node does).
+    public var owner: String?
 
     enum CodingKeys: String, CodingKey {
         case id, kind, desired, phase, since, version, fps, width, height
@@ -44,12 +46,13 @@ public struct CameraState: Sendable, Codable, Equatable {
         case lastFrameAgeMs = "last_frame_age_ms"
         case clients, restarts
         case lastError = "last_error"
+        case owner
     }
 
     public init(
         id: String, kind: String, desired: DesiredState, phase: CameraPhase, since: String, version: UInt64,
         fps: Double, width: Int? = nil, height: Int? = nil, lastFrameSeq: UInt64? = nil, lastFrameAgeMs: Int? = nil,
-        clients: Int, restarts: Int, lastError: String? = nil
+        clients: Int, restarts: Int, lastError: String? = nil, owner: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -65,5 +68,6 @@ public struct CameraState: Sendable, Codable, Equatable {
         self.clients = clients
         self.restarts = restarts
         self.lastError = lastError
+        self.owner = owner
     }
 }

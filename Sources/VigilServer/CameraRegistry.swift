@@ -82,6 +82,7 @@ public final class CameraRegistry: Sendable {
                 store: store,
                 desired: desired[cameraConfig.id] ?? .running,
                 held: config.cluster == nil,
+                node: config.cluster?.nodeID,
                 feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
                 capturesDir: capturesDir,
@@ -91,7 +92,7 @@ public final class CameraRegistry: Sendable {
             if cameraConfig.motion.enabled, let archive {
                 let monitor = MotionMonitor(
                     camera: cameraConfig.id, config: cameraConfig.motion, maxFrameAge: cameraConfig.maxFrameAge,
-                    archive: archive, feed: feed, hooks: hooks, logger: logger)
+                    archive: archive, feed: feed, hooks: hooks, logger: logger, active: config.cluster == nil)
                 camera.hub.subscribe(monitor, isViewer: false)
                 monitors.append(monitor)
             }
@@ -105,6 +106,21 @@ public final class CameraRegistry: Sendable {
 
     public func camera(_ id: String) -> Camera? {
         byID[id]
+    }
+
+    /// In a cluster: this node took the camera's lease; it runs here now,
+    /// motion detection included.
+    func hold(_ id: String) async {
+        guard let camera = byID[id] else { return }
+        monitors.first { $0.camera == id }?.setActive(true)
+        await camera.hold()
+    }
+
+    /// In a cluster: the lease is gone; the camera stops here.
+    func letGo(_ id: String, reason: String) async {
+        guard let camera = byID[id] else { return }
+        monitors.first { $0.camera == id }?.setActive(false)
+        await camera.letGo(reason: reason)
     }
 
     public func states() async -> [CameraState] {

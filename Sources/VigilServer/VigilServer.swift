@@ -81,6 +81,8 @@ public struct VigilServer: Sendable {
             // Last in the list, so first to shut down: its cameras stop and
             // their leases are given up while the store is still there.
             services.append(
+                .init(service: ClusterBridge(store: store, registry: registry, node: cluster.nodeID, logger: logger)))
+            services.append(
                 .init(service: LeaseKeeper(store: store, registry: registry, cluster: cluster, logger: logger)))
         }
         let group = ServiceGroup(

@@ -69,4 +69,77 @@ import Testing
         #expect(try HTTPTestClient.request(port: rig.port(other), "POST", "/api/v1/cameras/porch/start").status == 200)
         try await waitUntil("porch runs again", timeout: .seconds(10)) { rig.placement()["porch"]?.count == 1 }
     }
+
+    @Test func theEventsSocketOfAnyNodeShowsEveryCameraStopsAndMotionOfTheCluster() async throws {
+        let rig = try ClusterRig(
+            cameras: ["porch", "door", "garden"],
+            customCameras: [
+                "porch": "source: {kind: testpattern, fps: 10}\nprefer: a",
+                "door":
+                    "source: {kind: push}\nstale_after: 30s\nprefer: b\nmotion: {enabled: true, analysis_fps: 10, threshold: 1, pre_capture: 500ms, post_capture: 1s, event_gap: 2s}",
+                "garden": "source: {kind: testpattern, fps: 10}\nprefer: c",
+            ])
+        try rig.start(["a", "b", "c"])
+        let owners = ["porch": "a", "door": "b", "garden": "c"]
+        for (camera, owner) in owners {
+            try await waitUntil("\(camera) held by \(owner)", timeout: .seconds(30)) {
+                try HTTPTestClient.camera(port: rig.port(owner), camera)["owner"] as? String == owner
+            }
+        }
+        // The page's socket on node a: every camera, each with its owner.
+        let events = try await WSTestClient.connect(port: rig.port("a"), path: "/api/v1/events")
+        defer { Task { await events.close() } }
+        let hello = try await events.nextJSON(type: "hello")
+        let listed = try #require(hello["cameras"] as? [[String: Any]])
+        #expect(Set(listed.compactMap { $0["id"] as? String }) == ["porch", "door", "garden"])
+        var seen: [String: [String: Any]] = Dictionary(
+            uniqueKeysWithValues: listed.map { ($0["id"] as! String, $0) })
+        var version = try #require(hello["version"] as? Int)
+        /// Reads the socket until `condition` holds for the cameras' latest states.
+        func readUntil(_ what: String, _ condition: ([String: [String: Any]]) -> Bool) async throws -> [[String: Any]] {
+            var others: [[String: Any]] = []
+            while !condition(seen) {
+                let message = try await events.nextJSON(timeout: .seconds(20))
+                let next = try #require(message["version"] as? Int, "\(what): \(message)")
+                #expect(next > version, "versions increase")
+                version = next
+                if message["type"] as? String == "state", let camera = message["camera"] as? [String: Any] {
+                    seen[camera["id"] as! String] = camera
+                } else {
+                    others.append(message)
+                }
+            }
+            return others
+        }
+        _ = try await readUntil("owners") { seen in
+            owners.allSatisfy { seen[$0.key]?["owner"] as? String == $0.value }
+                && seen["garden"]?["phase"] as? String == "live"
+        }
+
+        // Stops asked of node c: of a camera c runs and of one a runs.
+        for camera in ["garden", "porch"] {
+            let stop = try HTTPTestClient.request(port: rig.port("c"), "POST", "/api/v1/cameras/\(camera)/stop")
+            #expect(stop.status == 200, "\(stop.text)")
+            _ = try await readUntil("\(camera) stopped") { seen in
+                seen[camera]?["desired"] as? String == "stopped" && seen[camera]?["phase"] as? String == "stopped"
+            }
+        }
+
+        // Motion recorded on node b, seen on a.
+        let pusher = MotionTests.Pusher(port: rig.port("b"))
+        try await pusher.push(10, moving: false)
+        try await pusher.push(20, moving: true)
+        var motion: [String: Any]?
+        while motion == nil {
+            let message = try await events.nextJSON(timeout: .seconds(20))
+            if message["type"] as? String == "motion_start" { motion = message }
+        }
+        #expect(motion?["camera"] as? String == "door")
+        let id = try #require((motion?["event"] as? [String: Any])?["id"] as? String)
+        // The event's row is in the shared store: any node lists it.
+        try await waitUntil("event \(id) listed on c") {
+            try HTTPTestClient.request(port: rig.port("c"), "GET", "/api/v1/events?camera=door").jsonArray()
+                .contains { $0["id"] as? String == id }
+        }
+    }
 }

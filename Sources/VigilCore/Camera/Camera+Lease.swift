@@ -9,6 +9,7 @@ extension Camera {
     public func hold() {
         guard !isHeld else { return }
         isHeld = true
+        remote = nil
         logger.info("lease taken: the camera runs on this node")
         if desired == .running, supervisor == nil, !isShutDown, !pausedForCapture {
             spawnSupervisor()
@@ -22,7 +23,19 @@ extension Camera {
         isHeld = false
         logger.notice("lease \(reason): the camera stops on this node")
         await stopSupervisor()
-        if phase != .stopped { setPhase(.stopped) }
+        if phase != .stopped { setPhase(.stopped) } else { changed() }
+    }
+
+    /// The state of this camera as `owner`, which runs it, published it.
+    public func mirror(_ state: CameraState, from owner: String) {
+        guard !isHeld else { return }
+        remote = (state, owner)
+        changed()
+    }
+
+    /// Publishes the current state again (for a node that just joined).
+    public func republish() {
+        changed()
     }
 
     public var isHeldHere: Bool { isHeld }

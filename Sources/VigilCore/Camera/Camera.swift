@@ -57,6 +57,10 @@ public actor Camera {
     /// In a cluster, true while this node holds the camera's lease: only
     /// then does its source run here (`Camera+Lease`). Always true alone.
     var isHeld: Bool
+    /// This node's name in a cluster (shown as `owner` while held here).
+    let node: String?
+    /// While another node runs the camera: its state as that node last told.
+    var remote: (state: CameraState, owner: String)?
     /// Capture requests whose row is being written (`requestCapture`).
     var capturesBeingSaved = 0
     /// Stills: how to take one, where they go, and what is waiting.
@@ -80,6 +84,7 @@ public actor Camera {
         store: (any RecordStore)? = nil,
         desired: DesiredState = .running,
         held: Bool = true,
+        node: String? = nil,
         feed: ChangeFeed = ChangeFeed(),
         capturer: (any StillCapturer)? = nil,
         capturesDir: String? = nil,
@@ -102,6 +107,7 @@ public actor Camera {
         self.onChange = onChange
         self.desired = desired
         self.isHeld = held
+        self.node = node
         // Every camera is in the feed's snapshot from the start, so a `hello`
         // always lists them all.
         self.version = feed.publishState(
@@ -192,8 +198,15 @@ public actor Camera {
         hub.finishAll()
     }
 
-    /// The state as the API shows it.
+    /// The state as the API shows it: in a cluster, the owner's when
+    /// another node runs the camera.
     public func state() -> CameraState {
+        if !isHeld, let remote {
+            var mirrored = remote.state
+            mirrored.version = version
+            mirrored.owner = remote.owner
+            return mirrored
+        }
         let latest = hub.latest
         return CameraState(
             id: id,
@@ -209,7 +222,8 @@ public actor Camera {
             lastFrameAgeMs: latest.map { Int($0.age.seconds * 1000) },
             clients: hub.viewerCount,
             restarts: restarts,
-            lastError: lastError
+            lastError: lastError,
+            owner: isHeld ? node : nil
         )
     }
 

@@ -22,9 +22,12 @@ public struct FeedMessage: Sendable {
     /// The message itself, for subscribers that act on it (metrics, MQTT)
     /// rather than forward the text.
     public let message: ServerMessage
+    /// The cluster node the message came from; nil for this node's own.
+    public let origin: String?
 
-    init(version: UInt64, message: ServerMessage) {
+    init(version: UInt64, message: ServerMessage, origin: String? = nil) {
         self.version = version
+        self.origin = origin
         self.type = message.type
         self.camera = message.camera
         self.json = WireJSON.text(message)
@@ -99,12 +102,14 @@ public final class ChangeFeed: Sendable {
     }
 
     /// Sends a message of another kind (motion, capture, session), made by
-    /// `message` with the version it is given.
+    /// `message` with the version it is given. `origin`: the cluster node
+    /// it was relayed from.
     @discardableResult
-    public func publish(_ message: (_ version: UInt64) -> ServerMessage) -> UInt64 {
+    public func publish(origin: String? = nil, _ message: (_ version: UInt64) -> ServerMessage) -> UInt64 {
         state.withLock { state in
             state.version += 1
-            Self.deliver(FeedMessage(version: state.version, message: message(state.version)), to: state)
+            Self.deliver(
+                FeedMessage(version: state.version, message: message(state.version), origin: origin), to: state)
             return state.version
         }
     }

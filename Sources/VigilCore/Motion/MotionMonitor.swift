@@ -42,6 +42,9 @@ public final class MotionMonitor: FrameSubscriber {
     /// Writes each event's clip, thumbnail and row, from its bounded queue.
     private let recorder: MotionRecorder
     private var writes: BoundedQueue<MotionRecorder.Item> { recorder.items }
+    /// In a cluster, false while another node runs the camera: frames
+    /// relayed from it are not analysed here (that node records its events).
+    private let active: Atomic<Bool>
     private let tasks = Mutex<(writer: Task<Void, Never>?, others: [Task<Void, Never>])>((nil, []))
 
     struct Current {
@@ -78,8 +81,9 @@ public final class MotionMonitor: FrameSubscriber {
 
     public init(
         camera: String, config: MotionConfig, maxFrameAge: Duration, archive: MotionArchive, feed: ChangeFeed,
-        hooks: (any MotionHookRunner)?, logger: Logger
+        hooks: (any MotionHookRunner)?, logger: Logger, active: Bool = true
     ) {
+        self.active = Atomic(active)
         self.camera = camera
         self.config = config
         self.maxFrameAge = maxFrameAge
@@ -136,7 +140,7 @@ public final class MotionMonitor: FrameSubscriber {
     // MARK: - Frames in (the publisher's thread)
 
     public func offer(_ frame: Frame) {
-        guard !frame.isPlaceholder, frame.age <= maxFrameAge else { return }
+        guard !frame.isPlaceholder, frame.age <= maxFrameAge, active.load(ordering: .relaxed) else { return }
         let sampled = state.withLock { state -> Bool in
             guard !state.finished else { return false }
             if let last = state.lastFrameAt, state.current?.inStaleGap == false,
@@ -158,6 +162,11 @@ public final class MotionMonitor: FrameSubscriber {
             return true
         }
         if sampled { samples.offer(frame) }
+    }
+
+    /// Analyses frames (this node runs the camera) or ignores them.
+    public func setActive(_ on: Bool) {
+        active.store(on, ordering: .relaxed)
     }
 
     public func finish() {

@@ -75,7 +75,7 @@ actor LeaseKeeper: Service {
             let renewed = try await store.renewLeases(for: cluster.lease)
             for (camera, generation) in held where renewed[camera] != generation {
                 held[camera] = nil
-                await registry.camera(camera)?.letGo(reason: "lost (another node holds it now)")
+                await registry.letGo(camera, reason: "lost (another node holds it now)")
             }
             // The database says these are ours until `lease` after `started` at least.
             validUntil = started + cluster.lease
@@ -83,7 +83,7 @@ actor LeaseKeeper: Service {
                 // Renewed but not running here: the fence stopped it while
                 // the renewal was on its way. It is still ours.
                 held[camera] = generation
-                await registry.camera(camera)?.hold()
+                await registry.hold(camera)
             }
             if databaseDown {
                 databaseDown = false
@@ -110,14 +110,14 @@ actor LeaseKeeper: Service {
         for camera in plan.release {
             guard let generation = held.removeValue(forKey: camera) else { continue }
             // Stopped here before the lease is given up: never on two nodes.
-            await registry.camera(camera)?.letGo(reason: "given up to balance the cluster")
+            await registry.letGo(camera, reason: "given up to balance the cluster")
             try await store.releaseLease(camera: camera, generation: generation)
         }
         for camera in plan.acquire {
             guard ContinuousClock.now < validUntil else { return }
             guard let generation = try await store.acquireLease(camera: camera, for: cluster.lease) else { continue }
             held[camera] = generation
-            await registry.camera(camera)?.hold()
+            await registry.hold(camera)
         }
     }
 
@@ -144,7 +144,7 @@ actor LeaseKeeper: Service {
             logger.error(
                 "cluster: no lease renewal for \(cluster.lease): stopping \(cameras.joined(separator: ", ")) here")
             for camera in cameras {
-                await registry.camera(camera)?.letGo(reason: "expired without renewal")
+                await registry.letGo(camera, reason: "expired without renewal")
             }
         }
     }
@@ -155,7 +155,7 @@ actor LeaseKeeper: Service {
         let cameras = held
         held.removeAll()
         for (camera, generation) in cameras {
-            await registry.camera(camera)?.letGo(reason: "given up at shutdown")
+            await registry.letGo(camera, reason: "given up at shutdown")
             try? await store.releaseLease(camera: camera, generation: generation)
         }
         if !cameras.isEmpty { logger.info("cluster: gave up \(cameras.count) lease(s) at shutdown") }

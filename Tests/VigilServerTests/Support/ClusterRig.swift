@@ -15,18 +15,23 @@ final class ClusterRig: @unchecked Sendable {
     let cameras: [String]
     let lease: String
     let extraCameraConfig: String
+    /// Cameras given in full (YAML under the camera's id) instead of a fake camera.
+    let customCameras: [String: String]
     private(set) var nodes: [String: VigilProcess] = [:]
     private(set) var ports: [String: Int] = [:]
     /// Nodes stopped with SIGSTOP: their children are frozen output, not running cameras.
     private let frozen = Mutex<Set<String>>([])
 
-    init(cameras: [String], lease: String = "3s", extraCameraConfig: String = "") throws {
+    init(
+        cameras: [String], lease: String = "3s", extraCameraConfig: String = "", customCameras: [String: String] = [:]
+    ) throws {
         dir = try TempDir()
         postgres = try PostgresServer(dir: dir)
         url = try postgres.createDatabase("cluster")
         self.cameras = cameras
         self.lease = lease
         self.extraCameraConfig = extraCameraConfig
+        self.customCameras = customCameras
     }
 
     func config(node: String, port: Int) -> String {
@@ -37,6 +42,10 @@ final class ClusterRig: @unchecked Sendable {
 
             """
         for camera in cameras {
+            if let custom = customCameras[camera] {
+                text += "  \(camera):\n" + custom.split(separator: "\n").map { "    \($0)\n" }.joined()
+                continue
+            }
             let fake = Binaries.fakeCameraCommand([
                 "--fps", "10", "--size", "160x120", "--pid-file", dir.file("\(camera).pids"),
             ])

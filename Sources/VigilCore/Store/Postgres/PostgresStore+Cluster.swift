@@ -116,3 +116,30 @@ extension PostgresStore {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
+
+/// The cluster's messages between nodes: PostgreSQL `NOTIFY` on one channel.
+extension PostgresStore {
+    static let noticeChannel = "vigil_events"
+    /// PostgreSQL refuses a NOTIFY payload of 8000 bytes or more.
+    public static let maxNoticeBytes = 7999
+
+    public func notify(_ payload: String) async throws {
+        try await execute("SELECT pg_notify(\(Self.noticeChannel), \(payload))")
+    }
+
+    /// Listens on one pooled connection, calling `listening` once the
+    /// LISTEN is in place and `received` for each payload, until the
+    /// connection fails (thrown) or the task is cancelled.
+    public func listen(
+        listening: @Sendable () async -> Void, received: @Sendable (String) async -> Void
+    ) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: Self.noticeChannel) { notifications in
+                await listening()
+                for try await notification in notifications {
+                    await received(notification.payload)
+                }
+            }
+        }
+    }
+}
