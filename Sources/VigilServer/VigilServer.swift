@@ -45,6 +45,10 @@ public struct VigilServer: Sendable {
             await ProcessCommand.run(argv, timeout: timeout, logger: logger, onLine: onLine)
         }
         let setup = try AccessSetup.resolve(config, logger: logger)
+        // Cameras that may run on another node are relayed from it.
+        let relays =
+            config.cluster == nil
+            ? nil : CameraRelays(cameras: registry.cameras, directory: RelayDirectory(), logger: logger)
         let host = config.server.host
         let tls = try config.server.tls.map(Self.tlsContext)
         let progress = StartupProgress()
@@ -55,7 +59,8 @@ public struct VigilServer: Sendable {
                 config: $0, registry: registry, commandRole: setup.access.role(ofName: $0.username), logger: logger)
         }
         let application = makeApplication(
-            registry: registry, ingest: ingest, access: setup.access, metrics: metrics, mqtt: mqtt, tls: tls
+            registry: registry, ingest: ingest, access: setup.access, metrics: metrics, mqtt: mqtt, relays: relays,
+            tls: tls
         ) {
             [logger] port in
             progress.listening(on: port)
@@ -77,13 +82,17 @@ public struct VigilServer: Sendable {
             .init(service: systemd, successTerminationBehavior: .ignore),
         ]
         if let mqtt { services.append(.init(service: mqtt, successTerminationBehavior: .ignore)) }
-        if let cluster = config.cluster, let store = store as? PostgresStore {
+        if let cluster = config.cluster, let store = store as? PostgresStore, let relays {
+            services.append(.init(service: relays))
+            services.append(
+                .init(service: ClusterBridge(store: store, registry: registry, node: cluster.nodeID, logger: logger)))
             // Last in the list, so first to shut down: its cameras stop and
             // their leases are given up while the store is still there.
             services.append(
-                .init(service: ClusterBridge(store: store, registry: registry, node: cluster.nodeID, logger: logger)))
-            services.append(
-                .init(service: LeaseKeeper(store: store, registry: registry, cluster: cluster, logger: logger)))
+                .init(
+                    service: LeaseKeeper(
+                        store: store, registry: registry, directory: relays.directory, cluster: cluster,
+                        logger: logger)))
         }
         let group = ServiceGroup(
             configuration: .init(
@@ -110,7 +119,7 @@ public struct VigilServer: Sendable {
     /// Every HTTP route (the WebSocket paths answer plain requests with an error).
     func makeRouter(
         registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter? = nil,
-        mqtt: MQTTBridge? = nil
+        mqtt: MQTTBridge? = nil, relays: CameraRelays? = nil
     ) -> Router<VigilRequestContext> {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
@@ -126,7 +135,7 @@ public struct VigilServer: Sendable {
         if let metrics { MetricsRoute(exporter: metrics).register(on: router) }
         MQTTStatusRoute(bridge: mqtt).register(on: router)
         WebPage.register(on: router)
-        CameraRoutes(registry: registry, maxClientsPerCamera: config.server.maxClientsPerCamera)
+        CameraRoutes(registry: registry, relays: relays, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
         CaptureRoutes(registry: registry).register(on: router)
         SessionRoutes(store: ingest.store).register(on: router)
@@ -145,9 +154,11 @@ public struct VigilServer: Sendable {
 
     func makeApplication(
         registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter,
-        mqtt: MQTTBridge?, tls: NIOSSLContext?, onListening: @escaping @Sendable (Int) async -> Void
+        mqtt: MQTTBridge?, relays: CameraRelays?, tls: NIOSSLContext?,
+        onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let router = makeRouter(registry: registry, ingest: ingest, access: access, metrics: metrics, mqtt: mqtt)
+        let router = makeRouter(
+            registry: registry, ingest: ingest, access: access, metrics: metrics, mqtt: mqtt, relays: relays)
         var socketRouter = SocketRouter()
         socketRouter.access = access
         // MJPEG streams and live sockets share the fan-outs: one hub

@@ -142,4 +142,46 @@ import Testing
                 .contains { $0["id"] as? String == id }
         }
     }
+
+    @Test func viewersOfACameraRunningElsewhereShareOneRelayedConnection() async throws {
+        let rig = try ClusterRig(
+            cameras: ["porch"], customCameras: ["porch": "source: {kind: testpattern, fps: 10}\nprefer: a"])
+        try rig.start(["a", "b"])
+        try await waitUntil("b knows a runs porch", timeout: .seconds(30)) {
+            try HTTPTestClient.camera(port: rig.port("b"), "porch")["owner"] as? String == "a"
+                && HTTPTestClient.camera(port: rig.port("a"), "porch")["phase"] as? String == "live"
+        }
+        // Two viewers on b: frames come, and a sees one client (b's relay).
+        let first = try MJPEGTestStream(port: rig.port("b"), path: "/cameras/porch/stream.mjpg")
+        let second = try MJPEGTestStream(port: rig.port("b"), path: "/cameras/porch/stream.mjpg")
+        for stream in [first, second] {
+            #expect(stream.status == 200)
+            for _ in 0..<5 {
+                let part = try stream.nextPart()
+                #expect(part.jpeg.prefix(2) == [0xFF, 0xD8])
+            }
+        }
+        try await waitUntil("a serves porch to one client") {
+            try HTTPTestClient.camera(port: rig.port("a"), "porch")["clients"] as? Int == 1
+        }
+        try await waitUntil("b shows a's count") {
+            try HTTPTestClient.camera(port: rig.port("b"), "porch")["clients"] as? Int == 1
+        }
+        let snapshot = try HTTPTestClient.request(port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg")
+        #expect(snapshot.status == 200 && snapshot.body.prefix(2) == [0xFF, 0xD8])
+        // The viewers leave: the relay's connection ends after its linger.
+        first.connection.close()
+        second.connection.close()
+        try await waitUntil("a serves porch to nobody", timeout: .seconds(20)) {
+            try HTTPTestClient.camera(port: rig.port("a"), "porch")["clients"] as? Int == 0
+        }
+        // A snapshot alone brings a frame through the relay again.
+        let again = try HTTPTestClient.request(port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg")
+        #expect(again.status == 200 && again.body.prefix(2) == [0xFF, 0xD8], "\(again.status)")
+        // And a live socket, as the page opens one.
+        let live = try await WSTestClient.connect(port: rig.port("b"), path: "/cameras/porch/live")
+        let frame = try await live.nextBinary()
+        #expect(frame.prefix(2) == [0xFF, 0xD8])
+        await live.close()
+    }
 }

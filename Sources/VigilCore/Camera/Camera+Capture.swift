@@ -254,7 +254,7 @@ extension Camera {
 
     /// The first real frame younger than `maxAge` (and captured after
     /// `newerThan`, if given) within `timeout`, or nil.
-    private static func waitForFreshFrame(
+    public static func waitForFreshFrame(
         hub: FrameHub, maxAge: Duration, timeout: Duration, newerThan: ContinuousClock.Instant? = nil
     ) async -> Frame? {
         let mailbox = FrameMailbox()

@@ -459,7 +459,8 @@ public actor Camera {
     }
 
     private func sendPlaceholder() {
-        guard let reason = phase.placeholderReason, let card = cards.card(for: reason) else { return }
+        // Another node runs the camera: what viewers here see comes from it.
+        guard isHeld, let reason = phase.placeholderReason, let card = cards.card(for: reason) else { return }
         hub.publishPlaceholder(
             Frame(
                 camera: id, seq: 0, jpeg: card.buffer, width: card.width, height: card.height,

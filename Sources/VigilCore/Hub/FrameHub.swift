@@ -36,6 +36,9 @@ public final class FrameHub: Sendable {
     public let camera: String
     /// Frames sent to and missed by this camera's viewers.
     public let traffic = ViewerTraffic()
+    /// Woken when the first viewer comes or the last one leaves (a relay
+    /// that runs on demand waits on it).
+    public let demandChanged = BoundedQueue<Void>(capacity: 1, overflow: .dropOldest)
     private let state = Mutex(State())
 
     public init(camera: String) {
@@ -135,6 +138,7 @@ public final class FrameHub: Sendable {
             state.subscribers[ObjectIdentifier(subscriber)] = subscriber
             state.fanout = Array(state.subscribers.values)
             if isViewer { state.viewers += 1 }
+            if isViewer, state.viewers == 1 { demandChanged.push(()) }
             return true
         }
     }
@@ -145,13 +149,18 @@ public final class FrameHub: Sendable {
             guard state.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) != nil else { return }
             state.fanout = Array(state.subscribers.values)
             if isViewer { state.viewers -= 1 }
+            if isViewer, state.viewers == 0 { demandChanged.push(()) }
         }
     }
 
     /// Counts viewers that reach the hub through a shared subscriber (the
     /// MJPEG fan-out registers once per event loop, not once per viewer).
     public func adjustViewers(by delta: Int) {
-        state.withLock { $0.viewers += delta }
+        state.withLock { state in
+            let before = state.viewers
+            state.viewers += delta
+            if (before == 0) != (state.viewers == 0) { demandChanged.push(()) }
+        }
     }
 
     /// Ends every subscription (shutdown). Later subscriptions are refused.

@@ -23,6 +23,7 @@ import VigilCore
 actor LeaseKeeper: Service {
     private let store: PostgresStore
     private let registry: CameraRegistry
+    private let directory: RelayDirectory
     private let cluster: ClusterConfig
     private let logger: Logger
     /// Cameras held, with the generation they were taken at.
@@ -31,9 +32,13 @@ actor LeaseKeeper: Service {
     private var validUntil = ContinuousClock.now
     private var databaseDown = false
 
-    init(store: PostgresStore, registry: CameraRegistry, cluster: ClusterConfig, logger: Logger) {
+    init(
+        store: PostgresStore, registry: CameraRegistry, directory: RelayDirectory, cluster: ClusterConfig,
+        logger: Logger
+    ) {
         self.store = store
         self.registry = registry
+        self.directory = directory
         self.cluster = cluster
         var logger = logger
         logger[metadataKey: "node"] = "\(cluster.nodeID)"
@@ -101,9 +106,16 @@ actor LeaseKeeper: Service {
     }
 
     private func rebalance() async throws {
-        let live = Set(try await store.liveNodes(within: cluster.lease).keys)
+        let nodes = try await store.liveNodes(within: cluster.lease)
+        let live = Set(nodes.keys)
         var leases: [String: CameraLease] = [:]
         for lease in try await store.leases() { leases[lease.camera] = lease }
+        // Viewers here of a camera another node runs are relayed from it.
+        var upstreams: [String: String] = [:]
+        for lease in leases.values where !lease.expired && lease.node != cluster.nodeID {
+            upstreams[lease.camera] = nodes[lease.node]
+        }
+        directory.set(upstreams)
         let plan = LeasePlan.make(
             node: cluster.nodeID, cameras: registry.cameras.map { ($0.id, $0.config.prefer) }, live: live,
             leases: leases, held: Set(held.keys))

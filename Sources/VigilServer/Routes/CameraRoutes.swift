@@ -16,6 +16,8 @@ import VigilCore
 /// The camera routes of API v1, the snapshot and the stream's error answers.
 struct CameraRoutes {
     let registry: CameraRegistry
+    /// In a cluster: snapshots of cameras another node runs come through these.
+    let relays: CameraRelays?
     let maxClientsPerCamera: Int
 
     func register<Context: RequestContext>(on router: Router<Context>) {
@@ -67,7 +69,13 @@ struct CameraRoutes {
                 }
                 maxAge = .milliseconds(ms)
             }
-            guard let frame = camera.hub.latest(maxAge: maxAge) else {
+            var fresh = camera.hub.latest(maxAge: maxAge)
+            if fresh == nil, let relay = relays?.relay(of: camera.id), await !camera.isHeldHere {
+                // Another node runs the camera: the relay fetches a frame.
+                relay.poke()
+                fresh = await Camera.waitForFreshFrame(hub: camera.hub, maxAge: maxAge, timeout: .seconds(5))
+            }
+            guard let frame = fresh else {
                 let last = camera.hub.latest.map { "last frame \(Int($0.age.seconds * 1000)) ms ago" } ?? "no frame yet"
                 var error = APIError(
                     .serviceUnavailable, "stale",
