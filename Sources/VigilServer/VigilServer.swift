@@ -137,7 +137,7 @@ public struct VigilServer: Sendable {
         WebPage.register(on: router)
         CameraRoutes(registry: registry, relays: relays, maxClientsPerCamera: config.server.maxClientsPerCamera)
             .register(on: router)
-        CaptureRoutes(registry: registry).register(on: router)
+        CaptureRoutes(registry: registry, relays: relays).register(on: router)
         SessionRoutes(store: ingest.store).register(on: router)
         MotionEventRoutes(registry: registry).register(on: router)
         // The WebSocket paths answer plain HTTP requests with a clear error

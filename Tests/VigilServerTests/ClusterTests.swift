@@ -183,5 +183,24 @@ import Testing
         let frame = try await live.nextBinary()
         #expect(frame.prefix(2) == [0xFF, 0xD8])
         await live.close()
+
+        // A still asked of b is taken by a (b redirects there); b lists it
+        // from the shared store and sends its download to a, which has the file.
+        let asked = try HTTPTestClient.request(port: rig.port("b"), "POST", "/api/v1/cameras/porch/captures")
+        #expect(asked.status == 307)
+        #expect(asked.headers["location"] == "http://127.0.0.1:\(rig.port("a"))/api/v1/cameras/porch/captures")
+        let taken = try HTTPTestClient.request(port: rig.port("a"), "POST", "/api/v1/cameras/porch/captures")
+        #expect(taken.status == 202, "\(taken.text)")
+        let id = try #require(try taken.json()["id"] as? String)
+        try await waitUntil("capture \(id) done, seen from b") {
+            try HTTPTestClient.request(port: rig.port("b"), "GET", "/api/v1/captures/\(id)").json()["status"]
+                as? String == "done"
+        }
+        let image = try HTTPTestClient.request(port: rig.port("b"), "GET", "/api/v1/captures/\(id)/image.jpg")
+        #expect(image.status == 307)
+        let location = try #require(image.headers["location"])
+        #expect(location == "http://127.0.0.1:\(rig.port("a"))/api/v1/captures/\(id)/image.jpg")
+        let download = try HTTPTestClient.request(port: rig.port("a"), "GET", "/api/v1/captures/\(id)/image.jpg")
+        #expect(download.status == 200 && download.body.prefix(2) == [0xFF, 0xD8])
     }
 }

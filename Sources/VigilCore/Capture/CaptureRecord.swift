@@ -24,6 +24,8 @@ public struct CaptureRecord: Sendable, Equatable {
     /// The image file's name in the captures dir (set once it is complete).
     public var file: String?
     public var error: String?
+    /// In a cluster: the node that took it and keeps its file (nil: this one).
+    public var node: String?
 
     public init(id: String, camera: String, requestedAt: Date = Date()) {
         self.id = id

@@ -40,6 +40,8 @@ public struct MotionEventRecord: Sendable, Equatable {
     /// File names in the events dir, set once each file is complete.
     public var clip: String?
     public var thumbnail: String?
+    /// In a cluster: the node that recorded it and keeps its files (nil: this one).
+    public var node: String?
 
     public init(id: String, camera: String, startedAt: Double) {
         self.id = id

@@ -57,6 +57,10 @@ public protocol RecordStore: Sendable {
 
     /// Lets go of the connections (after the last write of a shutdown).
     func close()
+
+    /// In a cluster: where `node` is reached (its `advertise_url`), for
+    /// files that only that node has. Nil alone.
+    func address(of node: String) async throws -> String?
 }
 
 /// Opens the store `config` names: `store.kind` and, for a cluster, this node.

@@ -14,12 +14,19 @@ import VigilCore
 /// Still captures: request, follow, download.
 struct CaptureRoutes {
     let registry: CameraRegistry
+    /// In a cluster: who runs each camera, for capture requests made here.
+    let relays: CameraRelays?
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        router.post("/api/v1/cameras/:id/captures") { _, context -> EditedResponse<Capture> in
+        router.post("/api/v1/cameras/:id/captures") { request, context -> Response in
             let camera = try registry.camera(from: context)
+            if let owner = relays?.directory.upstream(of: camera.id), await !camera.isHeldHere {
+                // Another node runs the camera: it takes the still.
+                return ElsewhereRedirect.response(to: owner, for: request)
+            }
             do {
-                return EditedResponse(status: .accepted, response: try await camera.requestCapture().wire)
+                return try EditedResponse(status: .accepted, response: try await camera.requestCapture().wire)
+                    .response(from: request, context: context)
             } catch let error as CaptureError {
                 var apiError: APIError
                 switch error {
@@ -46,8 +53,13 @@ struct CaptureRoutes {
         router.get("/api/v1/captures/:capture") { _, context -> Capture in
             try await record(context).wire
         }
-        router.get("/api/v1/captures/:capture/image.jpg") { _, context -> Response in
+        router.get("/api/v1/captures/:capture/image.jpg") { request, context -> Response in
             let record = try await record(context)
+            if let redirect = try await ElsewhereRedirect.forFiles(
+                of: record.node, id: record.id, store: try store(), request: request)
+            {
+                return redirect
+            }
             guard record.status == .done, let file = record.file, let dir = registry.capturesDir else {
                 throw APIError(
                     .notFound, "no_image",

@@ -53,9 +53,14 @@ struct MotionEventRoutes {
         router.get("/api/v1/events/:event") { _, context -> MotionEvent in
             try await record(context).wire
         }
-        router.get("/api/v1/events/:event/thumbnail.jpg") { _, context -> Response in
+        router.get("/api/v1/events/:event/thumbnail.jpg") { request, context -> Response in
             let record = try await record(context)
             let archive = try archive()
+            if let redirect = try await ElsewhereRedirect.forFiles(
+                of: record.node, id: record.id, store: archive.store, request: request)
+            {
+                return redirect
+            }
             // File names come from our own rows (ids we generated), never from the request.
             guard let name = record.thumbnail, let data = FileManager.default.contents(atPath: archive.path(name))
             else {
@@ -72,6 +77,11 @@ struct MotionEventRoutes {
         router.get("/api/v1/events/:event/clip.mjpg") { request, context -> Response in
             let record = try await record(context)
             let archive = try archive()
+            if let redirect = try await ElsewhereRedirect.forFiles(
+                of: record.node, id: record.id, store: archive.store, request: request)
+            {
+                return redirect
+            }
             guard let name = record.clip else {
                 let why = record.status == .recording ? "is still recording" : "has no frames"
                 throw APIError(.notFound, "no_clip", "event \(record.id) \(why)")

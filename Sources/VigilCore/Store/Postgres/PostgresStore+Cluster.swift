@@ -45,16 +45,11 @@ extension PostgresStore {
         return nodes
     }
 
-    /// Every node's address, alive or not (for the owner of a record).
-    public func nodeAddresses() async throws -> [String: String] {
-        var nodes: [String: String] = [:]
-        for (node, url) in try await rows(
-            "SELECT node, advertise_url FROM cluster_nodes",
-            { (try $0["node"].decode(String.self), try $0["advertise_url"].decode(String.self)) })
-        {
-            nodes[node] = url
-        }
-        return nodes
+    /// Where `node` is reached, alive or not (the keeper of a record's files).
+    public func address(of node: String) async throws -> String? {
+        try await rows("SELECT advertise_url FROM cluster_nodes WHERE node = \(node)") {
+            try $0[0].decode(String.self)
+        }.first
     }
 
     /// Every lease row.

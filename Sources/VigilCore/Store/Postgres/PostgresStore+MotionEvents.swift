@@ -97,6 +97,7 @@ extension PostgresStore {
         record.endReason = try row["end_reason"].decode(String?.self)
         record.clip = try row["clip"].decode(String?.self)
         record.thumbnail = try row["thumbnail"].decode(String?.self)
+        record.node = try row["node"].decode(String.self)
         return record
     }
 }

@@ -150,7 +150,7 @@ public final class PostgresStore: RecordStore {
         ).count
     }
 
-    private static func capture(_ row: PostgresRandomAccessRow) throws -> CaptureRecord {
+    static func capture(_ row: PostgresRandomAccessRow) throws -> CaptureRecord {
         var record = CaptureRecord(id: try row["id"].decode(String.self), camera: try row["camera"].decode(String.self))
         record.status = CaptureStatus(rawValue: try row["status"].decode(String.self)) ?? .failed
         record.requestedAt = try row["requested_at"].decode(Double.self)
@@ -161,6 +161,7 @@ public final class PostgresStore: RecordStore {
         record.height = try row["height"].decode(Int?.self)
         record.file = try row["file"].decode(String?.self)
         record.error = try row["error"].decode(String?.self)
+        record.node = try row["node"].decode(String.self)
         return record
     }
 
