@@ -107,6 +107,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "VigilMQTT",
+                // An edge relay is a client of its origin.
+                "VigilClient",
             ],
             // The web page, edited as files and embedded in the binary.
             resources: [.embedInCode("Web/index.html"), .embedInCode("Web/app.js"), .embedInCode("Web/style.css")]

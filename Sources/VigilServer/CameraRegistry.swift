@@ -33,7 +33,7 @@ public final class CameraRegistry: Sendable {
 
     /// Reads every camera's desired state and recovers what the last run
     /// left unfinished (captures, motion events) before any camera starts.
-    /// In a cluster (`config.cluster`) no camera runs until its lease is taken.
+    /// In a cluster no camera runs until its lease is taken; on an edge relay none ever does.
     public init(config: VigilConfig, store: (any RecordStore)?, logger: Logger) async {
         let feed = ChangeFeed()
         var capturesDir: String?
@@ -81,7 +81,7 @@ public final class CameraRegistry: Sendable {
                 reachable: UpstreamProbe.make(for: cameraConfig.source),
                 store: store,
                 desired: desired[cameraConfig.id] ?? .running,
-                held: config.cluster == nil,
+                held: !config.camerasRunElsewhere,
                 node: config.cluster?.nodeID,
                 feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
@@ -92,7 +92,7 @@ public final class CameraRegistry: Sendable {
             if cameraConfig.motion.enabled, let archive {
                 let monitor = MotionMonitor(
                     camera: cameraConfig.id, config: cameraConfig.motion, maxFrameAge: cameraConfig.maxFrameAge,
-                    archive: archive, feed: feed, hooks: hooks, logger: logger, active: config.cluster == nil)
+                    archive: archive, feed: feed, hooks: hooks, logger: logger, active: !config.camerasRunElsewhere)
                 camera.hub.subscribe(monitor, isViewer: false)
                 monitors.append(monitor)
             }

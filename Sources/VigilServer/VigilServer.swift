@@ -36,6 +36,11 @@ public struct VigilServer: Sendable {
     /// Runs until SIGINT/SIGTERM (or until the task is cancelled).
     /// `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // An edge relay's cameras are its origin's.
+        let edge = self.config.relayOf.map { EdgeOrigin(url: $0, logger: logger) }
+        var withCameras = self.config
+        if let edge { withCameras.cameras = try await edge.cameras() }
+        let config = withCameras
         let store = try await openRecordStore(config, logger: logger)
         defer { store.close() }
         let registry = await CameraRegistry(config: config, store: store, logger: logger)
@@ -47,8 +52,8 @@ public struct VigilServer: Sendable {
         let setup = try AccessSetup.resolve(config, logger: logger)
         // Cameras that may run on another node are relayed from it.
         let relays =
-            config.cluster == nil
-            ? nil : CameraRelays(cameras: registry.cameras, directory: RelayDirectory(), logger: logger)
+            config.camerasRunElsewhere
+            ? CameraRelays(cameras: registry.cameras, directory: RelayDirectory(), logger: logger) : nil
         let host = config.server.host
         let tls = try config.server.tls.map(Self.tlsContext)
         let progress = StartupProgress()
@@ -82,6 +87,11 @@ public struct VigilServer: Sendable {
             .init(service: systemd, successTerminationBehavior: .ignore),
         ]
         if let mqtt { services.append(.init(service: mqtt, successTerminationBehavior: .ignore)) }
+        if let edge, let relays {
+            relays.directory.set(Dictionary(uniqueKeysWithValues: registry.cameras.map { ($0.id, edge.url) }))
+            services.append(.init(service: relays))
+            services.append(.init(service: EdgeMirror(origin: edge, registry: registry)))
+        }
         if let cluster = config.cluster, let store = store as? PostgresStore, let relays {
             services.append(.init(service: relays))
             services.append(
@@ -125,6 +135,7 @@ public struct VigilServer: Sendable {
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: RequestTargetLimit())
         router.add(middleware: AccessMiddleware(access: access))
+        if let origin = config.relayOf { router.add(middleware: EdgeForwarding(origin: origin)) }
         AuthRoutes(access: access).register(on: router)
         router.get("/healthz") { _, _ in
             Response(

@@ -329,6 +329,8 @@ import VigilCore
         #expect(config.cluster == cluster)
         #expect(try ConfigLoader.parse("server: {port: 1}").store == .sqlite)
         #expect(try ConfigLoader.parse("store: {kind: sqlite}").cluster == nil)
+        let edge = try ConfigLoader.parse("relay_of: \"http://origin.lan:8080/\"")
+        #expect(edge.relayOf == "http://origin.lan:8080" && edge.cameras.isEmpty && edge.camerasRunElsewhere)
 
         let postgres = "store: {kind: postgres, url: \"postgres://v@db/cams\"}\n"
         let mistakes = [
@@ -345,6 +347,12 @@ import VigilCore
             (postgres + "cluster: {node_id: \"a b\", advertise_url: \"http://a\"}", "a node id is"),
             (postgres + "cluster: {node_id: a, advertise_url: \"ftp://a\"}", "only http:// or https://"),
             (postgres + "cluster: {node_id: a, advertise_url: \"http://a\", lease: 1s}", "cluster.lease"),
+            ("relay_of: \"http://o:8080\"\ncameras:\n  a: {source: {kind: push}}", "has no cameras of its own"),
+            ("relay_of: \"ftp://o\"", "only http:// or https://"),
+            (
+                postgres + "relay_of: \"http://o\"\ncluster: {node_id: a, advertise_url: \"http://a\"}",
+                "not a cluster node"
+            ),
         ]
         for (text, words) in mistakes {
             do {

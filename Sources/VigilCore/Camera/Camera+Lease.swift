@@ -26,8 +26,9 @@ extension Camera {
         if phase != .stopped { setPhase(.stopped) } else { changed() }
     }
 
-    /// The state of this camera as `owner`, which runs it, published it.
-    public func mirror(_ state: CameraState, from owner: String) {
+    /// The state of this camera as `owner`, which runs it, published it
+    /// (an edge relay's origin may not say; then there is no owner).
+    public func mirror(_ state: CameraState, from owner: String?) {
         guard !isHeld else { return }
         remote = (state, owner)
         changed()

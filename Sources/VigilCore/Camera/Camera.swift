@@ -60,7 +60,7 @@ public actor Camera {
     /// This node's name in a cluster (shown as `owner` while held here).
     let node: String?
     /// While another node runs the camera: its state as that node last told.
-    var remote: (state: CameraState, owner: String)?
+    var remote: (state: CameraState, owner: String?)?
     /// Capture requests whose row is being written (`requestCapture`).
     var capturesBeingSaved = 0
     /// Stills: how to take one, where they go, and what is waiting.

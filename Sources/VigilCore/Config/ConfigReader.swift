@@ -31,13 +31,26 @@ struct ConfigReader {
             ("mqtt", { reader, node, path, config in config.mqtt = reader.readMQTT(node, path) }),
             ("store", { reader, node, path, config in config.store = reader.readStore(node, path) }),
             ("cluster", { reader, node, path, config in config.cluster = reader.readCluster(node, path) }),
+            (
+                "relay_of",
+                { reader, node, path, config in
+                    guard var url = reader.url(node, path, schemes: ["http", "https"]) else { return }
+                    while url.hasSuffix("/") { url.removeLast() }
+                    config.relayOf = url
+                }
+            ),
         ])
         read(root, "", into: &config, sections)
         if config.cluster != nil, config.store == .sqlite {
             fail("cluster", "a cluster needs a shared store: store: {kind: postgres, url: postgres://…}")
         }
         if case .mapping(let entries) = root { sawCameras = entries.contains { $0.key == "cameras" } }
-        if !sawCameras { config.cameras = VigilConfig.demo.cameras }
+        if config.relayOf != nil {
+            if sawCameras { fail("cameras", "an edge relay (relay_of) has no cameras of its own") }
+            if config.cluster != nil { fail("relay_of", "an edge relay is not a cluster node; remove cluster:") }
+        } else if !sawCameras {
+            config.cameras = VigilConfig.demo.cameras
+        }
         return config
     }
 

@@ -14,6 +14,13 @@ public struct VigilConfig: Sendable, Equatable {
     public var store: StoreConfig = .sqlite
     /// `cluster:`; nil for a node on its own.
     public var cluster: ClusterConfig?
+    /// `relay_of: URL`: an edge relay with no cameras of its own, serving the
+    /// cameras of the node at URL to viewers here.
+    public var relayOf: String?
+
+    /// Whether cameras may run elsewhere (a cluster, an edge relay): then
+    /// none runs here until this node is told it should.
+    public var camerasRunElsewhere: Bool { cluster != nil || relayOf != nil }
 
     public init(server: ServerConfig = .init(), cameras: [CameraConfig]) {
         self.server = server

@@ -19,10 +19,26 @@ enum Binaries {
         return candidate
     }()
 
-    /// Runs `vigil ARGUMENTS` to completion; its exit status and output.
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// `vigil-load`, built beside `vigil`.
+    static let vigilLoad: String = {
+        let candidate = URL(fileURLWithPath: vigil).deletingLastPathComponent().appendingPathComponent("vigil-load")
+            .path
+        precondition(FileManager.default.isExecutableFile(atPath: candidate), "vigil-load not built at \(candidate)")
+        return candidate
+    }()
+
+    /// Runs `vigil-load ARGUMENTS` to completion.
+    static func runLoad(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run(arguments, program: vigilLoad)
+    }
+
+    /// Runs `vigil ARGUMENTS` (or another of the built programs) to
+    /// completion; its exit status and output.
+    static func run(_ arguments: [String], program: String = vigil) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: vigil)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()
@@ -183,4 +199,18 @@ func freePort() throws -> Int {
 /// The `token_sha256` of a token, as `auth.tokens` in a config wants it.
 func tokenSHA256(_ token: String) -> String {
     SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+}
+
+/// The `result: key=value …` line a load tool prints.
+enum BenchLine {
+    static func parse(_ output: String) -> [String: Double] {
+        var values: [String: Double] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("result: ") {
+            for pair in line.dropFirst(8).split(separator: " ") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, let value = Double(parts[1]) { values[String(parts[0])] = value }
+            }
+        }
+        return values
+    }
 }
