@@ -37,7 +37,7 @@ public struct VigilServer: Sendable {
     /// `onListening` gets the bound port.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         // An edge relay's cameras are its origin's.
-        let edge = self.config.relayOf.map { EdgeOrigin(url: $0, logger: logger) }
+        let edge = self.config.relayOf.map { EdgeOrigin(relayOf: $0, logger: logger) }
         var withCameras = self.config
         if let edge { withCameras.cameras = try await edge.cameras() }
         let config = withCameras
@@ -53,7 +53,9 @@ public struct VigilServer: Sendable {
         // Cameras that may run on another node are relayed from it.
         let relays =
             config.camerasRunElsewhere
-            ? CameraRelays(cameras: registry.cameras, directory: RelayDirectory(), logger: logger) : nil
+            ? CameraRelays(
+                cameras: registry.cameras, directory: RelayDirectory(), token: edge?.token ?? config.cluster?.token,
+                logger: logger) : nil
         let host = config.server.host
         let tls = try config.server.tls.map(Self.tlsContext)
         let progress = StartupProgress()
@@ -135,7 +137,9 @@ public struct VigilServer: Sendable {
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: RequestTargetLimit())
         router.add(middleware: AccessMiddleware(access: access))
-        if let origin = config.relayOf { router.add(middleware: EdgeForwarding(origin: origin)) }
+        if let origin = config.relayOf.map({ EdgeOrigin(relayOf: $0, logger: logger).url }) {
+            router.add(middleware: EdgeForwarding(origin: origin))
+        }
         AuthRoutes(access: access).register(on: router)
         router.get("/healthz") { _, _ in
             Response(

@@ -54,7 +54,9 @@ public struct MJPEGSource: FrameSource {
         try await channel.executeThenClose { inbound, outbound in
             var head = HTTPClientConnection.get(target, host: host, port: port)
             head.headers.add(name: "Accept", value: "multipart/x-mixed-replace, */*")
-            if let user {
+            if let token = config.bearerToken {
+                head.headers.add(name: "Authorization", value: "Bearer \(token)")
+            } else if let user {
                 let credentials = Data("\(user):\(password)".utf8).base64EncodedString()
                 head.headers.add(name: "Authorization", value: "Basic \(credentials)")
             }

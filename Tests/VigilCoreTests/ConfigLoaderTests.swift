@@ -318,7 +318,7 @@ import VigilCore
         let config = try ConfigLoader.parse(
             """
             store: {kind: postgres, url: "postgres://vigil:p%40ss@db.lan:5433/cams?sslmode=require"}
-            cluster: {node_id: node-a, advertise_url: "http://10.0.0.5:8080/", lease: 6s}
+            cluster: {node_id: node-a, advertise_url: "http://10.0.0.5:8080/", lease: 6s, token: 0123456789abcdef-shared}
             """)
         var address = PostgresAddress(host: "db.lan", port: 5433, username: "vigil", password: "p@ss", database: "cams")
         address.tls = .require
@@ -326,6 +326,7 @@ import VigilCore
         #expect(address.description == "postgres://vigil@db.lan:5433/cams", "no password in logs")
         var cluster = ClusterConfig(nodeID: "node-a", advertiseURL: "http://10.0.0.5:8080")
         cluster.lease = .seconds(6)
+        cluster.token = "0123456789abcdef-shared"
         #expect(config.cluster == cluster)
         #expect(try ConfigLoader.parse("server: {port: 1}").store == .sqlite)
         #expect(try ConfigLoader.parse("store: {kind: sqlite}").cluster == nil)
@@ -349,6 +350,7 @@ import VigilCore
             (postgres + "cluster: {node_id: a, advertise_url: \"http://a\", lease: 1s}", "cluster.lease"),
             ("relay_of: \"http://o:8080\"\ncameras:\n  a: {source: {kind: push}}", "has no cameras of its own"),
             ("relay_of: \"ftp://o\"", "only http:// or https://"),
+            (postgres + "cluster: {node_id: a, advertise_url: \"http://a\", token: short}", "at least 16 characters"),
             (
                 postgres + "relay_of: \"http://o\"\ncluster: {node_id: a, advertise_url: \"http://a\"}",
                 "not a cluster node"

@@ -8,15 +8,20 @@ import Testing
     @Test func twoHundredViewersThroughNginxAndTwoEdgesCostTheOriginTwoConnections() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
+        // The origin asks for credentials; the edges present a viewer's token.
         let origin = try VigilProcess(
             config: """
+                auth:
+                  tokens:
+                    - {name: edges, role: viewer, token_sha256: "\(tokenSHA256("edge-relay-token"))"}
                 cameras:
                   stage: {source: {kind: testpattern, fps: 30, width: 320, height: 240}}
                 """, dir: dir, dataDir: dir.file("origin"))
         defer { origin.stop() }
         let edges = try (1...2).map { index in
             try VigilProcess(
-                config: "relay_of: \"http://127.0.0.1:\(origin.port)\"\n", dir: dir, dataDir: dir.file("edge\(index)"))
+                config: "relay_of: \"http://127.0.0.1:\(origin.port)/?token=edge-relay-token\"\n", dir: dir,
+                dataDir: dir.file("edge\(index)"))
         }
         defer { edges.forEach { $0.stop() } }
         let nginx = try Nginx(dir: dir, upstreams: edges.map(\.port))
@@ -41,6 +46,9 @@ import Testing
         #expect(results["errors"] == 0)
         #expect((results["fast_fps_median"] ?? 0) >= 29, "median fps through nginx: \(results)")
         // Each edge holds one connection to the origin, whatever its viewers.
-        #expect(try HTTPTestClient.camera(port: origin.port, "stage")["clients"] as? Int == 2)
+        let state = try HTTPTestClient.request(
+            port: origin.port, "GET", "/api/v1/cameras/stage", token: "edge-relay-token"
+        ).json()
+        #expect(state["clients"] as? Int == 2)
     }
 }

@@ -7,6 +7,9 @@ public struct ClusterConfig: Sendable, Equatable {
     /// How long a camera stays with a node that stopped renewing its lease;
     /// leases are renewed every third of it.
     public var lease: Duration = .seconds(10)
+    /// Shared by the nodes: each presents it (`Bearer`) when it relays a
+    /// camera from another, and accepts it as a viewer's token.
+    public var token: String?
 
     public init(nodeID: String, advertiseURL: String) {
         self.nodeID = nodeID

@@ -83,7 +83,8 @@ extension ConfigReader {
         var nodeID: String?
         var advertise: String?
         var lease: Duration?
-        for (key, value) in mapping(node, path, allowed: ["node_id", "advertise_url", "lease"]) {
+        var token: String?
+        for (key, value) in mapping(node, path, allowed: ["node_id", "advertise_url", "lease", "token"]) {
             let at = join(path, key)
             switch key {
             case "node_id":
@@ -95,6 +96,13 @@ extension ConfigReader {
                 }
             case "advertise_url":
                 advertise = url(value, at, schemes: ["http", "https"])
+            case "token":
+                guard let text = string(value, at) else { continue }
+                if text.utf8.count < 16 || text.contains(where: \.isWhitespace) {
+                    fail(at, "a cluster token is at least 16 characters without spaces (vigil new-token makes one)")
+                } else {
+                    token = text
+                }
             default:
                 guard let d = duration(value, at, min: .seconds(3)) else { continue }
                 if d > .seconds(300) { fail(at, "at most 5m") } else { lease = d }
@@ -111,6 +119,7 @@ extension ConfigReader {
         while advertise.hasSuffix("/") { advertise.removeLast() }
         var cluster = ClusterConfig(nodeID: nodeID, advertiseURL: advertise)
         if let lease { cluster.lease = lease }
+        cluster.token = token
         return cluster
     }
 }

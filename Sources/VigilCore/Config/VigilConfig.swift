@@ -126,6 +126,9 @@ public struct MJPEGConfig: Sendable, Equatable {
     public var password: String?
     /// Giving up on a connection attempt after this long.
     public var connectTimeout: Duration = .seconds(5)
+    /// Sent as `Authorization: Bearer` (a relay from another Vigil node)
+    /// instead of Basic credentials.
+    public var bearerToken: String?
 
     public init(url: String) {
         self.url = url

@@ -29,9 +29,28 @@ enum AccessSetup {
     }
 
     static func resolve(_ config: VigilConfig, logger: Logger) throws -> Result {
+        var resolved = try resolveConfig(config, logger: logger)
+        if let token = config.cluster?.token {
+            // The other nodes of the cluster relay cameras from this one with it.
+            resolved.auth.tokens.append(
+                AuthConfig.Token(
+                    name: "cluster", role: .viewer, sha256: AccessControl.hexString(SHA256.hash(data: Data(token.utf8)))
+                )
+            )
+        }
+        let directory = DataDirectory(config.server.dataDir)
+        let key = SymmetricKey(data: try secret(at: directory.sessionKey, bytes: 32))
+        return Result(
+            access: AccessControl(config: resolved.auth, sessionKey: key, logger: logger),
+            newAdminToken: resolved.newAdminToken)
+    }
+
+    /// The `auth:` in force, and a token made by this start.
+    private static func resolveConfig(_ config: VigilConfig, logger: Logger) throws -> (
+        auth: AuthConfig, newAdminToken: String?
+    ) {
         let directory = DataDirectory(config.server.dataDir)
         try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
-        let key = SymmetricKey(data: try secret(at: directory.sessionKey, bytes: 32))
         let loopback = isLoopback(config.server.host)
         if let auth = config.auth {
             if auth.mode == .none, !loopback {
@@ -39,12 +58,12 @@ enum AccessSetup {
                     "auth is off (auth: {mode: none}) on \(config.server.host): anyone who can reach this port can watch, stop and feed every camera"
                 )
             }
-            return Result(access: AccessControl(config: auth, sessionKey: key, logger: logger), newAdminToken: nil)
+            return (auth, nil)
         }
         var auth = AuthConfig()
         guard !loopback else {
             auth.mode = .none
-            return Result(access: AccessControl(config: auth, sessionKey: key, logger: logger), newAdminToken: nil)
+            return (auth, nil)
         }
         let existed = FileManager.default.fileExists(atPath: directory.adminToken)
         let token = try adminToken(at: directory.adminToken)
@@ -54,8 +73,7 @@ enum AccessSetup {
         ]
         logger.notice(
             "no auth: section and a non-loopback address: the admin token in \(directory.adminToken) is required")
-        return Result(
-            access: AccessControl(config: auth, sessionKey: key, logger: logger), newAdminToken: existed ? nil : token)
+        return (auth, existed ? nil : token)
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -13,14 +13,17 @@ final class CameraRelay: Sendable {
     let camera: Camera
     private let directory: RelayDirectory
     private let linger: Duration
+    /// Presented to the upstream (`Bearer`), when it asks for credentials.
+    private let token: String?
     private let logger: Logger
     /// Last time a snapshot asked for frames (it is no viewer, but wants one).
     private let pokedAt = Mutex<ContinuousClock.Instant?>(nil)
 
-    init(camera: Camera, directory: RelayDirectory, linger: Duration, logger: Logger) {
+    init(camera: Camera, directory: RelayDirectory, linger: Duration, token: String?, logger: Logger) {
         self.camera = camera
         self.directory = directory
         self.linger = linger
+        self.token = token
         var logger = logger
         logger[metadataKey: "camera"] = "\(camera.id)"
         self.logger = logger
@@ -67,6 +70,7 @@ final class CameraRelay: Sendable {
     private func relay(from base: String) async {
         var config = MJPEGConfig(url: base + APIPath.stream(camera.id))
         config.connectTimeout = .seconds(3)
+        config.bearerToken = token
         var sourceLogger = logger
         sourceLogger[metadataKey: "relay"] = "\(base)"
         while !Task.isCancelled {

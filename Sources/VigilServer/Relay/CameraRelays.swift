@@ -12,11 +12,16 @@ final class CameraRelays: Service, Sendable {
     /// viewer that comes back soon reuses the upstream connection.
     static let linger: Duration = .seconds(5)
 
-    init(cameras: [Camera], directory: RelayDirectory, logger: Logger) {
+    /// `token`: presented to the upstream nodes (`cluster.token`, or the
+    /// edge relay's token for its origin).
+    init(cameras: [Camera], directory: RelayDirectory, token: String?, logger: Logger) {
         self.directory = directory
         relays = Dictionary(
             uniqueKeysWithValues: cameras.map {
-                ($0.id, CameraRelay(camera: $0, directory: directory, linger: Self.linger, logger: logger))
+                (
+                    $0.id,
+                    CameraRelay(camera: $0, directory: directory, linger: Self.linger, token: token, logger: logger)
+                )
             })
     }
 

@@ -11,13 +11,33 @@ import VigilCore
 /// Everything else (start, stop, captures, recorded events) is the
 /// origin's: the edge redirects those requests there.
 struct EdgeOrigin: Sendable {
+    /// The origin's base URL (without the token).
     let url: String
+    /// `relay_of: http://origin:8080/?token=T`: the token the edge presents
+    /// to the origin (a viewer's is enough).
+    let token: String?
     let logger: Logger
+
+    init(relayOf: String, logger: Logger) {
+        var base = relayOf
+        var token: String?
+        if let question = relayOf.firstIndex(of: "?") {
+            base = String(relayOf[..<question])
+            for pair in relayOf[relayOf.index(after: question)...].split(separator: "&") where pair.hasPrefix("token=")
+            {
+                token = String(pair.dropFirst(6)).removingPercentEncoding
+            }
+        }
+        while base.hasSuffix("/") { base.removeLast() }
+        self.url = base
+        self.token = token
+        self.logger = logger
+    }
 
     /// The origin's cameras, as cameras here that never run a source of
     /// their own. Waits up to `patience` for the origin to answer.
     func cameras(patience: Duration = .seconds(60)) async throws -> [CameraConfig] {
-        let client = try VigilClient(url: url)
+        let client = try VigilClient(url: url, token: token)
         let deadline = ContinuousClock.now + patience
         while true {
             do {
@@ -48,7 +68,7 @@ struct EdgeMirror: Service {
     let registry: CameraRegistry
 
     func run() async throws {
-        let mirror = StateMirror(client: try VigilClient(url: origin.url))
+        let mirror = StateMirror(client: try VigilClient(url: origin.url, token: origin.token))
         let changes = mirror.changes()
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
