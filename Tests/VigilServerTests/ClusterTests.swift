@@ -203,4 +203,62 @@ import Testing
         let download = try HTTPTestClient.request(port: rig.port("a"), "GET", "/api/v1/captures/\(id)/image.jpg")
         #expect(download.status == 200 && download.body.prefix(2) == [0xFF, 0xD8])
     }
+
+    @Test func aRestartOfPostgreSQLStopsNoCameraAndLosesOrRepeatsNoRecord() async throws {
+        let rig = try ClusterRig(
+            cameras: ["porch", "door"], lease: "10s",
+            customCameras: [
+                "porch": """
+                source: {kind: exec, command: \(Binaries.fakeCameraCommand(["--fps", "10", "--size", "160x120"]))}
+                stale_after: 2s
+                prefer: a
+                """,
+                "door":
+                    "source: {kind: push}\nstale_after: 30s\nprefer: b\nmotion: {enabled: true, analysis_fps: 10, threshold: 1, pre_capture: 500ms, post_capture: 1s, event_gap: 2s}",
+            ])
+        try rig.start(["a", "b"])
+        try await waitUntil("porch live on a, door held by b", timeout: .seconds(30)) {
+            try HTTPTestClient.camera(port: rig.port("a"), "porch")["phase"] as? String == "live"
+                && HTTPTestClient.camera(port: rig.port("b"), "door")["owner"] as? String == "b"
+        }
+        let porchSource = ProcFS.children(of: rig.node("a").pid)
+        #expect(porchSource.count == 1)
+        let pusher = MotionTests.Pusher(port: rig.port("b"))
+        func motionEvent() async throws {
+            try await pusher.push(10, moving: false)
+            try await pusher.push(20, moving: true)
+            try await pusher.push(40, moving: false)
+        }
+        try await motionEvent()
+        try await waitUntil("the first event is in the store") {
+            try rig.postgres.query("SELECT count(*) FROM motion_events WHERE status = 'complete'", database: "cluster")
+                == "1"
+        }
+
+        // PostgreSQL goes away; meanwhile a motion event and a capture happen.
+        rig.postgres.stop()
+        let capture = Task.detached {
+            try HTTPTestClient.request(port: rig.port("a"), "POST", "/api/v1/cameras/porch/captures")
+        }
+        try await motionEvent()
+        try rig.postgres.start()
+
+        let asked = try await capture.value
+        #expect(asked.status == 202, "\(asked.text)")
+        let id = try #require(try asked.json()["id"] as? String)
+        try await waitUntil("the capture is done", timeout: .seconds(30)) {
+            try HTTPTestClient.request(port: rig.port("b"), "GET", "/api/v1/captures/\(id)").json()["status"]
+                as? String == "done"
+        }
+        try await waitUntil("both events are in the store, once each", timeout: .seconds(30)) {
+            try rig.postgres.query(
+                "SELECT count(*) || ' ' || count(DISTINCT id) FROM motion_events WHERE status = 'complete'",
+                database: "cluster") == "2 2"
+        }
+        #expect(try HTTPTestClient.request(port: rig.port("a"), "GET", "/api/v1/events").jsonArray().count == 2)
+        // The camera kept its source the whole time, and is live.
+        #expect(ProcFS.children(of: rig.node("a").pid) == porchSource, "porch's source was never restarted")
+        #expect(try HTTPTestClient.camera(port: rig.port("a"), "porch")["phase"] as? String == "live")
+        #expect(try HTTPTestClient.request(port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg").status == 200)
+    }
 }

@@ -77,15 +77,56 @@ public final class PostgresStore: RecordStore {
     func rows<Value>(_ query: PostgresQuery, _ decode: (PostgresRandomAccessRow) throws -> Value) async throws
         -> [Value]
     {
-        var values: [Value] = []
-        for try await row in try await client.query(query, logger: logger) {
-            values.append(try decode(row.makeRandomAccess()))
+        try await retryingWhileUnreachable {
+            var values: [Value] = []
+            for try await row in try await client.query(query, logger: logger) {
+                values.append(try decode(row.makeRandomAccess()))
+            }
+            return values
         }
-        return values
     }
 
     func execute(_ query: PostgresQuery) async throws {
-        try await client.query(query, logger: logger)
+        try await retryingWhileUnreachable { try await client.query(query, logger: logger) }
+    }
+
+    /// Runs `work` again while the failure is the server's absence (a
+    /// restart, a lost connection), for up to `patience`: a restarted
+    /// PostgreSQL loses no record. Every write is an upsert or an update by
+    /// key, so a write repeated after a commit whose answer was lost is
+    /// harmless. While there is no connection at all the pool itself waits
+    /// (its requests wait for a connection; cancelling the task ends them).
+    func retryingWhileUnreachable<Value>(
+        patience: Duration = .seconds(60), _ work: () async throws -> Value
+    ) async throws -> Value {
+        let deadline = ContinuousClock.now + patience
+        var announced = false
+        while true {
+            do {
+                let value = try await work()
+                if announced { logger.notice("store: PostgreSQL answers again") }
+                return value
+            } catch let error as PSQLError where Self.isUnreachable(error) {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else { throw error }
+                if !announced {
+                    announced = true
+                    logger.warning("store: PostgreSQL unreachable (\(error.code)); retrying for up to \(patience)")
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    /// A lost connection, or a server shutting down or starting up
+    /// (SQLSTATE classes 08 and 57), not a refused statement.
+    static func isUnreachable(_ error: PSQLError) -> Bool {
+        switch error.code {
+        case .serverClosedConnection, .connectionError, .uncleanShutdown: return true
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57")
+        default: return false
+        }
     }
 
     // MARK: - Desired state
