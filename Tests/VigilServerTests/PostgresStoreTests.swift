@@ -40,6 +40,7 @@ import VigilCore
         capture.height = 720
         capture.file = "c1.jpg"
         try await store.saveCapture(capture)
+        capture.node = "a"  // read back with the node that wrote it
         try await store.saveCapture(
             CaptureRecord(id: "c2", camera: "garden", requestedAt: Date(timeIntervalSince1970: 200)))
         #expect(try await store.capture(id: "c1") == capture)
@@ -68,6 +69,7 @@ import VigilCore
         event.noFreshFrame = true
         event.clip = "e1.mjpg"
         try await store.saveMotionEvent(event)
+        event.node = "a"
         var later = MotionEventRecord(id: "e2", camera: "garden", startedAt: 20)
         later.status = .complete
         try await store.saveMotionEvent(later)

@@ -66,14 +66,20 @@ actor LeaseKeeper: Service {
         try? await store.heartbeat(advertiseURL: cluster.advertiseURL)
         var next = ContinuousClock.now + interval
         while (try? await Task.sleep(until: next)) != nil {
-            next = ContinuousClock.now + interval
-            await tick()
+            let started = ContinuousClock.now
+            next = started + interval
+            if let expiry = await tick() {
+                // Awake just after another node's lease runs out, to take
+                // its camera then rather than up to a round later.
+                next = min(next, started + expiry + .milliseconds(50))
+            }
         }
     }
 
     /// One round; a database error is logged once until it recovers, and
-    /// the cameras keep running until the fence.
-    private func tick() async {
+    /// the cameras keep running until the fence. Answers when the soonest
+    /// lease of another node expires, if one does before the next round.
+    private func tick() async -> Duration? {
         let started = ContinuousClock.now
         do {
             try await store.heartbeat(advertiseURL: cluster.advertiseURL)
@@ -94,18 +100,22 @@ actor LeaseKeeper: Service {
                 databaseDown = false
                 logger.notice("cluster: the store answers again; \(held.count) camera(s) held")
             }
-            try await rebalance()
+            let soonest = try await rebalance()
             try await applyDesiredStates()
+            return soonest
         } catch {
             if !databaseDown {
                 databaseDown = true
                 logger.error(
                     "cluster: cannot reach the store (\(error)); cameras here keep running until their leases end")
             }
+            return nil
         }
     }
 
-    private func rebalance() async throws {
+    /// Gives up and takes cameras as `LeasePlan` says; answers when the
+    /// soonest unexpired lease of another node runs out.
+    private func rebalance() async throws -> Duration? {
         let nodes = try await store.liveNodes(within: cluster.lease)
         let live = Set(nodes.keys)
         var leases: [String: CameraLease] = [:]
@@ -126,11 +136,13 @@ actor LeaseKeeper: Service {
             try await store.releaseLease(camera: camera, generation: generation)
         }
         for camera in plan.acquire {
-            guard ContinuousClock.now < validUntil else { return }
+            guard ContinuousClock.now < validUntil else { break }
             guard let generation = try await store.acquireLease(camera: camera, for: cluster.lease) else { continue }
             held[camera] = generation
             await registry.hold(camera)
         }
+        let others = leases.values.filter { !$0.expired && $0.node != cluster.nodeID }
+        return others.map(\.expiresIn).min().map { .milliseconds(Int64(max(0, $0) * 1000)) }
     }
 
     /// Starts and stops asked of other nodes reach the cameras here.

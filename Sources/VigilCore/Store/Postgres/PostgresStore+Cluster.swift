@@ -8,12 +8,15 @@ public struct CameraLease: Sendable, Equatable {
     /// releases with the generation it took.
     public var generation: Int
     public var expired: Bool
+    /// Seconds until it expires (by the database's clock; negative once expired).
+    public var expiresIn: Double
 
-    public init(camera: String, node: String, generation: Int, expired: Bool) {
+    public init(camera: String, node: String, generation: Int, expired: Bool, expiresIn: Double = 0) {
         self.camera = camera
         self.node = node
         self.generation = generation
         self.expired = expired
+        self.expiresIn = expiresIn
     }
 }
 
@@ -55,11 +58,16 @@ extension PostgresStore {
     /// Every lease row.
     public func leases() async throws -> [CameraLease] {
         try await rows(
-            "SELECT camera, node, generation, expires_at <= clock_timestamp() AS expired FROM camera_leases",
+            """
+            SELECT camera, node, generation, expires_at <= clock_timestamp() AS expired,
+                   EXTRACT(EPOCH FROM expires_at - clock_timestamp())::FLOAT8 AS expires_in
+            FROM camera_leases
+            """,
             {
                 CameraLease(
                     camera: try $0["camera"].decode(String.self), node: try $0["node"].decode(String.self),
-                    generation: try $0["generation"].decode(Int.self), expired: try $0["expired"].decode(Bool.self))
+                    generation: try $0["generation"].decode(Int.self), expired: try $0["expired"].decode(Bool.self),
+                    expiresIn: try $0["expires_in"].decode(Double.self))
             })
     }
 
