@@ -11,11 +11,14 @@ PYTHON = .build-python/venv/bin/python
 # file and 2.5-4.6 MB of resident memory; nothing looks them up).
 # `make release` leaves the stripped binary in dist/vigil and its debug
 # symbols beside it in dist/vigil.debug (linked by .gnu_debuglink).
+# `make release-small` builds it without the PostgreSQL store and clusters
+# (postgres-nio imports Foundation, which brings ICU's 40 MB of data), for a
+# Raspberry Pi or any single box: dist/vigil-small, same layout.
 RELEASE_FLAGS = -c release --static-swift-stdlib --scratch-path .build-static \
 	-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
 export RELEASE_FLAGS
 
-.PHONY: deps build run test bench soak lint format release screenshot fuzz
+.PHONY: deps build run test bench soak lint format release release-small screenshot fuzz
 
 deps:
 	@scripts/install-deps.sh
@@ -48,6 +51,14 @@ release: deps
 	strip --strip-all -o dist/vigil .build-static/release/vigil
 	cd dist && objcopy --add-gnu-debuglink=vigil.debug vigil
 	@ls -l dist/vigil dist/vigil.debug
+
+release-small: deps
+	$(SWIFT) build $(RELEASE_FLAGS:.build-static=.build-small) --disable-default-traits --product vigil
+	@mkdir -p dist
+	objcopy --only-keep-debug .build-small/release/vigil dist/vigil-small.debug
+	strip --strip-all -o dist/vigil-small .build-small/release/vigil
+	cd dist && objcopy --add-gnu-debuglink=vigil-small.debug vigil-small
+	@ls -l dist/vigil-small dist/vigil-small.debug
 
 
 ## An accelerated day (SOAK_SECONDS, default one hour) of the release build

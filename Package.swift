@@ -12,6 +12,13 @@ let package = Package(
         .library(name: "VigilClient", targets: ["VigilClient"]),
         .library(name: "VigilMQTT", targets: ["VigilMQTT"]),
     ],
+    traits: [
+        // PostgreSQL (store: {kind: postgres}, cluster:) through postgres-nio,
+        // which imports Foundation and so links ICU's 40 MB of data into a
+        // static binary. `make release-small` builds without it, for a Pi.
+        .trait(name: "PostgreSQL", description: "The PostgreSQL store and several-node clusters"),
+        .default(enabledTraits: ["PostgreSQL"]),
+    ],
     dependencies: [
         // No traits: the default FullFoundation trait links swift-corelibs-foundation
         // (and with it ICU's 38 MB of data) for URL-encoded forms with DateFormatter.
@@ -54,8 +61,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 "CSQLite",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["PostgreSQL"])),
             ]
         ),
         // A small MQTT 3.1.1 client on SwiftNIO (no MQTT package is used).

@@ -251,5 +251,12 @@ row "recovery: zombie upstream -> fresh frame" "$(field zombie_median_ms recover
 .build-python/venv/bin/python scripts/bench_socketio_recovery.py "$BIN/vigil" | tee "$WORK/socketio"
 row "recovery: Socket.IO zombie -> fresh frame" "$(field zombie_median_ms socketio)" ms "<=" 2500
 
+
+echo
+echo "== Cluster failover: SIGKILL of the node running a camera -> fresh frame at a viewer on another node"
+python3 scripts/bench_failover.py "$BIN/vigil" 10 5 | tee "$WORK/failover"
+row "failover, lease 10 s (median of 5)" "$(field failover_lease10_median_s failover)" s "<=" 10
+row "failover, lease 5 s (median of 5)" "$(field failover_lease5_median_s failover)" s "<=" 5
+
 echo
 python3 scripts/bench_table.py "$RESULTS"

@@ -94,18 +94,21 @@ public struct VigilServer: Sendable {
             services.append(.init(service: relays))
             services.append(.init(service: EdgeMirror(origin: edge, registry: registry)))
         }
-        if let cluster = config.cluster, let store = store as? PostgresStore, let relays {
-            services.append(.init(service: relays))
-            services.append(
-                .init(service: ClusterBridge(store: store, registry: registry, node: cluster.nodeID, logger: logger)))
-            // Last in the list, so first to shut down: its cameras stop and
-            // their leases are given up while the store is still there.
-            services.append(
-                .init(
-                    service: LeaseKeeper(
-                        store: store, registry: registry, directory: relays.directory, cluster: cluster,
-                        logger: logger)))
-        }
+        #if PostgreSQL
+            if let cluster = config.cluster, let store = store as? PostgresStore, let relays {
+                services.append(.init(service: relays))
+                services.append(
+                    .init(
+                        service: ClusterBridge(store: store, registry: registry, node: cluster.nodeID, logger: logger)))
+                // Last in the list, so first to shut down: its cameras stop and
+                // their leases are given up while the store is still there.
+                services.append(
+                    .init(
+                        service: LeaseKeeper(
+                            store: store, registry: registry, directory: relays.directory, cluster: cluster,
+                            logger: logger)))
+            }
+        #endif
         let group = ServiceGroup(
             configuration: .init(
                 services: services,

@@ -125,6 +125,12 @@ import Testing
             }
         }
 
+        // Frames pushed to a node that does not run the camera are sent on to the one that does.
+        let pushed = try HTTPTestClient.request(
+            port: rig.port("a"), "POST", "/api/v1/cameras/door/frames", body: try MotionTests.frame(0, square: nil))
+        #expect(pushed.status == 307)
+        #expect(pushed.headers["location"] == "http://127.0.0.1:\(rig.port("b"))/api/v1/cameras/door/frames")
+
         // Motion recorded on node b, seen on a.
         let pusher = MotionTests.Pusher(port: rig.port("b"))
         try await pusher.push(10, moving: false)

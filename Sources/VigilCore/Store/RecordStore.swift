@@ -70,7 +70,18 @@ public func openRecordStore(_ config: VigilConfig, logger: Logger) async throws 
     case .sqlite:
         return try SQLiteStore(directory: directory)
     case .postgres(let address):
-        return try await PostgresStore.open(
-            address: address, node: config.cluster?.nodeID ?? "local", directory: directory, logger: logger)
+        #if PostgreSQL
+            return try await PostgresStore.open(
+                address: address, node: config.cluster?.nodeID ?? "local", directory: directory, logger: logger)
+        #else
+            throw UnsupportedStore(
+                description:
+                    "store: {kind: postgres} needs a Vigil built with PostgreSQL (the default build; this one was made without it, e.g. by make release-small)"
+            )
+        #endif
     }
+}
+
+public struct UnsupportedStore: Error, CustomStringConvertible {
+    public let description: String
 }

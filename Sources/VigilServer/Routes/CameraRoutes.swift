@@ -33,8 +33,12 @@ struct CameraRoutes {
         router.post("/api/v1/cameras/:id/stop") { _, context in
             try await changeDesired(context) { try await $0.stop() }
         }
-        router.post("/api/v1/cameras/:id/frames") { request, context -> PushedFrame in
+        router.post("/api/v1/cameras/:id/frames") { request, context -> Response in
             let camera = try camera(context)
+            if let owner = relays?.directory.upstream(of: camera.id), await !camera.isHeldHere {
+                // Another node runs the camera: frames go there (307 keeps the body).
+                return ElsewhereRedirect.response(to: owner, for: request)
+            }
             guard let inbox = registry.inboxes[camera.id] else {
                 throw APIError(
                     .conflict, "not_push_camera",
@@ -55,8 +59,9 @@ struct CameraRoutes {
             guard let frame = inbox.deliver(jpeg) else {
                 throw APIError(.conflict, "not_running", "camera '\(camera.id)' is stopped")
             }
-            return PushedFrame(
-                seq: frame.seq, width: frame.width, height: frame.height, bytes: frame.jpeg.readableBytes)
+            return try PushedFrame(
+                seq: frame.seq, width: frame.width, height: frame.height, bytes: frame.jpeg.readableBytes
+            ).response(from: request, context: context)
         }
         router.get("/cameras/:id/snapshot.jpg") { request, context in
             let camera = try camera(context)
