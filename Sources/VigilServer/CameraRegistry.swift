@@ -30,12 +30,15 @@ public final class CameraRegistry: Sendable {
     public let monitors: [MotionMonitor]
     /// Runs `on_event_start` / `on_event_end`.
     public let hooks: HookRunner?
+    /// In a cluster: this node's name.
+    public let node: String?
 
     /// Reads every camera's desired state and recovers what the last run
     /// left unfinished (captures, motion events) before any camera starts.
     /// In a cluster no camera runs until its lease is taken; on an edge relay none ever does.
     public init(config: VigilConfig, store: (any RecordStore)?, logger: Logger) async {
         let feed = ChangeFeed()
+        node = config.cluster?.nodeID
         var capturesDir: String?
         var desired: [String: DesiredState] = [:]
         if let store {

@@ -61,9 +61,14 @@ public struct VigilServer: Sendable {
         let progress = StartupProgress()
         let metrics = MetricsExporter(registry: PrometheusCollectorRegistry(), cameras: registry)
         _ = registry.feed.subscribe(metrics)
-        let mqtt = config.mqtt.map {
-            MQTTBridge(
-                config: $0, registry: registry, commandRole: setup.access.role(ofName: $0.username), logger: logger)
+        let mqtt = config.mqtt.map { given in
+            var mqtt = given
+            // Two clients with one id throw each other off the broker.
+            if let node = config.cluster?.nodeID, mqtt.clientID == MQTTConfig(host: "").clientID {
+                mqtt.clientID += "-" + node
+            }
+            return MQTTBridge(
+                config: mqtt, registry: registry, commandRole: setup.access.role(ofName: mqtt.username), logger: logger)
         }
         let application = makeApplication(
             registry: registry, ingest: ingest, access: setup.access, metrics: metrics, mqtt: mqtt, relays: relays,

@@ -186,6 +186,8 @@ struct MQTTBridge: Service {
         }
 
         func publishState(_ state: CameraState) {
+            // In a cluster each camera's topics come from the node running it.
+            guard state.owner == nil || state.owner == bridge.registry.node else { return }
             let prefix = "\(bridge.config.topicPrefix)/\(state.id)"
             bridge.client.publish(
                 topic: prefix + "/state", payload: ByteBuffer(string: WireJSON.text(state)), retain: true)
@@ -196,6 +198,8 @@ struct MQTTBridge: Service {
         }
 
         func deliver(_ event: FeedMessage) {
+            // Events relayed from another node are that node's to publish.
+            guard event.origin == nil else { return }
             let client = bridge.client
             let prefix = bridge.config.topicPrefix
             switch event.message {

@@ -132,6 +132,8 @@ final class MetricsExporter: FeedSubscriber, Sendable {
 
     /// Counts events as they go by; called with the feed's lock held.
     func deliver(_ event: FeedMessage) {
+        // Counted where they happened: another node's events are in its own /metrics.
+        guard event.origin == nil else { return }
         switch event.message {
         case .motion(let change) where change.kind == .started:
             counter(.motionEvents, [("camera", change.camera)]).increment()

@@ -4,6 +4,12 @@ import VigilAPI
 import VigilClient
 import VigilCore
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// An edge relay's origin (`relay_of: URL`): the node whose cameras it
 /// serves. The edge learns the cameras from the origin at start, mirrors
 /// their states and events from its events socket (so its page and API
@@ -20,17 +26,10 @@ struct EdgeOrigin: Sendable {
 
     init(relayOf: String, logger: Logger) {
         var base = relayOf
-        var token: String?
-        if let question = relayOf.firstIndex(of: "?") {
-            base = String(relayOf[..<question])
-            for pair in relayOf[relayOf.index(after: question)...].split(separator: "&") where pair.hasPrefix("token=")
-            {
-                token = String(pair.dropFirst(6)).removingPercentEncoding
-            }
-        }
+        if let question = relayOf.firstIndex(of: "?") { base = String(relayOf[..<question]) }
         while base.hasSuffix("/") { base.removeLast() }
         self.url = base
-        self.token = token
+        self.token = URLComponents(string: relayOf)?.queryItems?.first { $0.name == "token" }?.value
         self.logger = logger
     }
 
