@@ -259,4 +259,10 @@ row "failover, lease 10 s (median of 5)" "$(field failover_lease10_median_s fail
 row "failover, lease 5 s (median of 5)" "$(field failover_lease5_median_s failover)" s "<=" 5
 
 echo
+echo "== Camera capacity: 30 exec cameras at 720p30, no viewer"
+python3 scripts/bench_cameras.py "$BIN/vigil" 30 "$DURATION" | tee "$WORK/cameras"
+row "30 cameras 720p30: server CPU per camera" "$(field cpu_percent_per_camera cameras)" "% core" "<=" -
+row "30 cameras 720p30: server RSS" "$(field rss_mb cameras)" MB "<=" -
+
+echo
 python3 scripts/bench_table.py "$RESULTS"

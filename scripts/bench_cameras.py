@@ -45,15 +45,18 @@ def main():
         f.write("cameras:\n")
         for i in range(cameras):
             f.write(f"  cam{i}:\n    source: {{kind: exec, command: {json.dumps(fake)}}}\n")
+    # The log goes to a file: a pipe nobody reads would stop the server once full.
+    log_path = os.path.join(root, "vigil.log")
+    log = open(log_path, "w")
     server = subprocess.Popen([vigil, "serve", "--config", config, "--port", "0", "--data-dir",
-                               os.path.join(root, "data")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
+                               os.path.join(root, "data")], stdout=subprocess.DEVNULL, stderr=log)
     try:
         port = None
-        for line in server.stderr:
-            if "listening on http://" in line:
-                port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-                break
+        while port is None:
+            for line in open(log_path):
+                if "listening on http://" in line:
+                    port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
+            time.sleep(0.1)
         deadline = time.time() + 120
         while time.time() < deadline:
             states = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/cameras"))

@@ -11,9 +11,11 @@ the camera took after the kill (its `vigil-ts` comment) is measured. The
 killed node is started again and the next run kills whichever node runs the
 camera then. Five runs per lease; the median is the figure.
 
-Expected: at most the lease (the dead node's lease runs out at most `lease`
-after its last renewal; the survivor wakes just after it expires) plus the
-start of a source (about 0.3 s).
+Expected: between two thirds of the lease and the lease (the dead node's
+lease runs out `lease` after its last renewal, which was at most a round,
+`lease / 3`, before the kill; the survivor wakes just after it expires), plus
+the start of a source (about 0.3 s). Each kill comes at a random point of the
+round.
 
 Usage: scripts/bench_failover.py VIGIL_BINARY [LEASE_SECONDS...]  (default: 10 5)
 Everything runs on 127.0.0.1.
@@ -22,6 +24,7 @@ import glob
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -193,7 +196,9 @@ def measure(vigil, lease):
             other = nodes["b" if owner.id == "a" else "a"]
             viewer = Viewer(other.port)
             wait(lambda: viewer.first_taken_after(time.time() - 0.5, 0) is not None, 20, "frames through the relay")
-            time.sleep(1)
+            # At a random point of the owner's renewal round, so the runs
+            # sample how long before the kill its lease was last renewed.
+            time.sleep(1 + random.uniform(0, lease / 3))
             killed_at = time.time()
             owner.kill()
             arrival = viewer.first_taken_after(killed_at, 4 * lease + 10)
