@@ -32,6 +32,10 @@ public final class CameraRegistry: Sendable {
     public let hooks: HookRunner?
     /// In a cluster: this node's name.
     public let node: String?
+    /// Starts and stops asked of this node, once stored, for the other
+    /// nodes (`ClusterBridge`); the oldest dropped past 1,024 (each round
+    /// reads every desired state anyway).
+    let desiredStored: BoundedQueue<DesiredChange>
 
     /// Reads every camera's desired state and recovers what the last run
     /// left unfinished (captures, motion events) before any camera starts.
@@ -39,6 +43,8 @@ public final class CameraRegistry: Sendable {
     public init(config: VigilConfig, store: (any RecordStore)?, logger: Logger) async {
         let feed = ChangeFeed()
         node = config.cluster?.nodeID
+        let desiredStored = BoundedQueue<DesiredChange>(capacity: 1024, overflow: .dropOldest)
+        self.desiredStored = desiredStored
         var capturesDir: String?
         var desired: [String: DesiredState] = [:]
         if let store {
@@ -89,7 +95,8 @@ public final class CameraRegistry: Sendable {
                 feed: feed,
                 capturer: cameraConfig.capture.command.map { CommandCapturer(command: $0, logger: cameraLogger) },
                 capturesDir: capturesDir,
-                logger: logger
+                logger: logger,
+                onDesiredStored: { [desiredStored] in desiredStored.push(DesiredChange(camera: $0, desired: $1)) }
             )
             cameras.append(camera)
             if cameraConfig.motion.enabled, let archive {

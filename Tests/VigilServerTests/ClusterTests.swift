@@ -64,6 +64,9 @@ import Testing
         let other = owner == "a" ? "b" : "a"
         let stop = try HTTPTestClient.request(port: rig.port(other), "POST", "/api/v1/cameras/porch/stop")
         #expect(stop.status == 200, "\(stop.text)")
+        // The node asked says at once what it was asked, not the owner's older state.
+        #expect(try stop.json()["desired"] as? String == "stopped")
+        #expect(try HTTPTestClient.camera(port: rig.port(other), "porch")["desired"] as? String == "stopped")
         try await waitUntil("porch stopped on \(owner)", timeout: .seconds(10)) { rig.placement()["porch"] == nil }
         #expect(try HTTPTestClient.camera(port: rig.port(owner), "porch")["desired"] as? String == "stopped")
         #expect(try HTTPTestClient.request(port: rig.port(other), "POST", "/api/v1/cameras/porch/start").status == 200)

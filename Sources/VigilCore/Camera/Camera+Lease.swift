@@ -31,6 +31,9 @@ extension Camera {
     public func mirror(_ state: CameraState, from owner: String?) {
         guard !isHeld else { return }
         remote = (state, owner)
+        // The owner's view of the shared desired state, unless this node's
+        // own change is still being written (then the owner has not seen it).
+        if desiredWritesPending == 0 { desired = state.desired }
         changed()
     }
 

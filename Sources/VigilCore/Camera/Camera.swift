@@ -38,6 +38,9 @@ public actor Camera {
     public nonisolated let feed: ChangeFeed
     let logger: Logger
     private let onChange: @Sendable (CameraState) -> Void
+    /// Told when a start or stop asked of this node is stored (a cluster
+    /// tells the node running the camera at once).
+    private let onDesiredStored: @Sendable (_ camera: String, DesiredState) -> Void
 
     var desired: DesiredState = .running
     /// The last write of `desired` (`changeDesired`) and how many were asked for.
@@ -89,7 +92,8 @@ public actor Camera {
         capturer: (any StillCapturer)? = nil,
         capturesDir: String? = nil,
         logger: Logger = Logger(label: "vigil.camera"),
-        onChange: @escaping @Sendable (CameraState) -> Void = { _ in }
+        onChange: @escaping @Sendable (CameraState) -> Void = { _ in },
+        onDesiredStored: @escaping @Sendable (_ camera: String, DesiredState) -> Void = { _, _ in }
     ) {
         self.id = config.id
         self.config = config
@@ -105,6 +109,7 @@ public actor Camera {
         logger[metadataKey: "camera"] = "\(config.id)"
         self.logger = logger
         self.onChange = onChange
+        self.onDesiredStored = onDesiredStored
         self.desired = desired
         self.isHeld = held
         self.node = node
@@ -176,6 +181,7 @@ public actor Camera {
         defer { desiredWritesPending -= 1 }
         do {
             try await write.value
+            onDesiredStored(id, value)
         } catch {
             if desiredChanges == change {
                 desired = previous
@@ -205,6 +211,8 @@ public actor Camera {
             var mirrored = remote.state
             mirrored.version = version
             mirrored.owner = remote.owner
+            // What this node was last asked (or told) is at least as new.
+            mirrored.desired = desired
             return mirrored
         }
         let latest = hub.latest

@@ -12,17 +12,6 @@
         import Foundation
     #endif
 
-    /// What one node tells the others through PostgreSQL `NOTIFY`.
-    struct ClusterNotice: Codable, Sendable {
-        /// The node that sent it.
-        var node: String
-        /// A state of a camera it runs, or a motion or capture change it made.
-        var message: ServerMessage?
-        /// "Tell me the states of the cameras you run" (a node that just
-        /// started listening, or listens again after losing the database).
-        var sync: Bool?
-    }
-
     /// One view from every node: the states of the cameras this node runs and
     /// the motion and capture changes it makes go to the other nodes; theirs
     /// come in and are published on this node's feed (with this node's
@@ -48,6 +37,14 @@
         }
 
         // MARK: - Out
+
+        /// Starts and stops asked of this node go to the others at once (the
+        /// node running the camera would otherwise learn it at its next round).
+        private func sendDesiredChanges() async {
+            while let change = await registry.desiredStored.next() {
+                try? await send(ClusterNotice(node: node, desired: change))
+            }
+        }
 
         func deliver(_ event: FeedMessage) {
             guard event.origin == nil else { return }  // relayed from another node
@@ -97,6 +94,9 @@
         private func receive(_ payload: String) async {
             guard let notice = try? WireJSON.decode(ClusterNotice.self, from: payload), notice.node != node else {
                 return
+            }
+            if let change = notice.desired {
+                await registry.camera(change.camera)?.adopt(desired: change.desired)
             }
             if notice.sync == true {
                 for camera in registry.cameras where await camera.isHeldHere {
@@ -151,6 +151,7 @@
             await cancelWhenGracefulShutdown {
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask { await self.sendNotices() }
+                    group.addTask { await self.sendDesiredChanges() }
                     group.addTask { await self.listenAlways() }
                     await group.next()
                     group.cancelAll()
