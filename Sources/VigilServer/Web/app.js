@@ -111,7 +111,9 @@ function renderCamera(id) {
   const viewers = `${state.clients} viewer${state.clients === 1 ? "" : "s"}`;
   const size = state.width ? ` · ${state.width}×${state.height}` : "";
   const fps = state.phase === "live" ? `${state.fps.toFixed(1)} fps` : "no frames";
-  tile.meta.textContent = `${fps} · ${viewers}${size}`;
+  // In a cluster: the node running the camera.
+  const owner = state.owner ? ` · on ${state.owner}` : "";
+  tile.meta.textContent = `${fps} · ${viewers}${size}${owner}`;
   // The buttons follow `desired` and nothing else.
   tile.start.disabled = state.desired !== "stopped";
   tile.stop.disabled = state.desired !== "running";
