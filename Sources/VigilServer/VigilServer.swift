@@ -95,7 +95,7 @@ public struct VigilServer: Sendable {
         ]
         if let mqtt { services.append(.init(service: mqtt, successTerminationBehavior: .ignore)) }
         if let edge, let relays {
-            relays.directory.set(Dictionary(uniqueKeysWithValues: registry.cameras.map { ($0.id, edge.url) }))
+            relays.directory.relayEverything(registry.cameras.map(\.id), from: edge.url)
             services.append(.init(service: relays))
             services.append(.init(service: EdgeMirror(origin: edge, registry: registry)))
         }
@@ -104,7 +104,9 @@ public struct VigilServer: Sendable {
                 services.append(.init(service: relays))
                 services.append(
                     .init(
-                        service: ClusterBridge(store: store, registry: registry, node: cluster.nodeID, logger: logger)))
+                        service: ClusterBridge(
+                            store: store, registry: registry, directory: relays.directory, node: cluster.nodeID,
+                            logger: logger)))
                 // Last in the list, so first to shut down: its cameras stop and
                 // their leases are given up while the store is still there.
                 services.append(

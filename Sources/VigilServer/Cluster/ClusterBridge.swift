@@ -24,14 +24,16 @@
     final class ClusterBridge: FeedSubscriber, Service, Sendable {
         private let store: PostgresStore
         private let registry: CameraRegistry
+        private let directory: RelayDirectory
         private let node: String
         private let logger: Logger
         private let listenFailing = Atomic(false)
         private let outgoing = BoundedQueue<ServerMessage>(capacity: 4096, overflow: .dropOldest)
 
-        init(store: PostgresStore, registry: CameraRegistry, node: String, logger: Logger) {
+        init(store: PostgresStore, registry: CameraRegistry, directory: RelayDirectory, node: String, logger: Logger) {
             self.store = store
             self.registry = registry
+            self.directory = directory
             self.node = node
             self.logger = logger
         }
@@ -105,6 +107,8 @@
             }
             switch notice.message {
             case .state(_, let state)?:
+                // Before the state is shown: whoever sees the new owner can reach it.
+                directory.camera(state.id, runsOn: notice.node)
                 await registry.camera(state.id)?.mirror(state, from: notice.node)
             case .motion(let change)?:
                 registry.feed.publish(origin: notice.node) { version in

@@ -123,11 +123,11 @@
             var leases: [String: CameraLease] = [:]
             for lease in try await store.leases() { leases[lease.camera] = lease }
             // Viewers here of a camera another node runs are relayed from it.
-            var upstreams: [String: String] = [:]
+            var owners: [String: String] = [:]
             for lease in leases.values where !lease.expired && lease.node != cluster.nodeID {
-                upstreams[lease.camera] = nodes[lease.node]
+                owners[lease.camera] = lease.node
             }
-            directory.set(upstreams)
+            directory.update(addresses: nodes, owners: owners)
             let plan = LeasePlan.make(
                 node: cluster.nodeID, cameras: registry.cameras.map { ($0.id, $0.config.prefer) }, live: live,
                 leases: leases, held: Set(held.keys))

@@ -35,9 +35,9 @@ struct CameraRoutes {
         }
         router.post("/api/v1/cameras/:id/frames") { request, context -> Response in
             let camera = try camera(context)
-            if let owner = relays?.directory.upstream(of: camera.id), await !camera.isHeldHere {
-                // Another node runs the camera: frames go there (307 keeps the body).
-                return ElsewhereRedirect.response(to: owner, for: request)
+            // Another node runs the camera: frames go there (307 keeps the body).
+            if let redirect = try await ElsewhereRedirect.toOwner(of: camera, relays: relays, for: request) {
+                return redirect
             }
             guard let inbox = registry.inboxes[camera.id] else {
                 throw APIError(

@@ -20,9 +20,9 @@ struct CaptureRoutes {
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("/api/v1/cameras/:id/captures") { request, context -> Response in
             let camera = try registry.camera(from: context)
-            if let owner = relays?.directory.upstream(of: camera.id), await !camera.isHeldHere {
-                // Another node runs the camera: it takes the still.
-                return ElsewhereRedirect.response(to: owner, for: request)
+            // Another node runs the camera: it takes the still.
+            if let redirect = try await ElsewhereRedirect.toOwner(of: camera, relays: relays, for: request) {
+                return redirect
             }
             do {
                 return try EditedResponse(status: .accepted, response: try await camera.requestCapture().wire)

@@ -12,6 +12,21 @@ enum ElsewhereRedirect {
         return Response(status: .temporaryRedirect, headers: [.location: target, .cacheControl: "no-store"])
     }
 
+    /// In a cluster, for what only the node running `camera` can do (a
+    /// capture, a pushed frame): a redirect there, nil when it runs here or
+    /// there is no cluster, and a 503 while no node is known to run it.
+    static func toOwner(of camera: Camera, relays: CameraRelays?, for request: Request) async throws -> Response? {
+        guard let relays, await !camera.isHeldHere else { return nil }
+        guard let owner = relays.directory.upstream(of: camera.id) else {
+            var error = APIError(
+                .serviceUnavailable, "camera_elsewhere",
+                "no node is known to run camera '\(camera.id)' right now (it may be moving); try again in a moment")
+            error.headers[.retryAfter] = "1"
+            throw error
+        }
+        return response(to: owner, for: request)
+    }
+
     /// The redirect for a record whose files are on another node, or nil
     /// when they are here. Throws when that node is unknown.
     static func forFiles(
