@@ -270,4 +270,30 @@ import Testing
         #expect(try HTTPTestClient.camera(port: rig.port("a"), "porch")["phase"] as? String == "live")
         #expect(try HTTPTestClient.request(port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg").status == 200)
     }
+
+    @Test func nodesThatRequireCredentialsRelayFromEachOtherWithTheClusterToken() async throws {
+        let rig = try ClusterRig(
+            cameras: ["porch"], customCameras: ["porch": "source: {kind: testpattern, fps: 10}\nprefer: a"],
+            extraConfig: """
+                auth:
+                  tokens:
+                    - {name: wall, role: viewer, token_sha256: "\(tokenSHA256("wall-viewer-token"))"}
+                """,
+            token: "shared-cluster-token-0123456789")
+        try rig.start(["a", "b"])
+        func camera(_ node: String) throws -> [String: Any] {
+            try HTTPTestClient.request(port: rig.port(node), "GET", "/api/v1/cameras/porch", token: "wall-viewer-token")
+                .json()
+        }
+        try await waitUntil("b knows a runs porch", timeout: .seconds(30)) {
+            try camera("b")["owner"] as? String == "a" && camera("a")["phase"] as? String == "live"
+        }
+        // Without a credential the nodes refuse; b's relay gets in with the cluster's token.
+        #expect(try HTTPTestClient.request(port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg").status == 401)
+        let snapshot = try HTTPTestClient.request(
+            port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg", token: "wall-viewer-token")
+        #expect(
+            snapshot.status == 200 && snapshot.body.prefix(2) == [0xFF, 0xD8], "\(snapshot.status) \(snapshot.text)")
+        try await waitUntil("a serves porch to b's relay") { try camera("a")["clients"] as? Int == 1 }
+    }
 }

@@ -17,13 +17,18 @@ final class ClusterRig: @unchecked Sendable {
     let extraCameraConfig: String
     /// Cameras given in full (YAML under the camera's id) instead of a fake camera.
     let customCameras: [String: String]
+    /// More keys of every node's config (an `auth:` section).
+    let extraConfig: String
+    /// `cluster.token`, when given.
+    let token: String?
     private(set) var nodes: [String: VigilProcess] = [:]
     private(set) var ports: [String: Int] = [:]
     /// Nodes stopped with SIGSTOP: their children are frozen output, not running cameras.
     private let frozen = Mutex<Set<String>>([])
 
     init(
-        cameras: [String], lease: String = "3s", extraCameraConfig: String = "", customCameras: [String: String] = [:]
+        cameras: [String], lease: String = "3s", extraCameraConfig: String = "", customCameras: [String: String] = [:],
+        extraConfig: String = "", token: String? = nil
     ) throws {
         dir = try TempDir()
         postgres = try PostgresServer(dir: dir)
@@ -32,12 +37,15 @@ final class ClusterRig: @unchecked Sendable {
         self.lease = lease
         self.extraCameraConfig = extraCameraConfig
         self.customCameras = customCameras
+        self.extraConfig = extraConfig
+        self.token = token
     }
 
     func config(node: String, port: Int) -> String {
         var text = """
             store: {kind: postgres, url: "\(url)"}
-            cluster: {node_id: \(node), advertise_url: "http://127.0.0.1:\(port)", lease: \(lease)}
+            cluster: {node_id: \(node), advertise_url: "http://127.0.0.1:\(port)", lease: \(lease)\(token.map { ", token: \($0)" } ?? "")}
+            \(extraConfig)
             cameras:
 
             """
