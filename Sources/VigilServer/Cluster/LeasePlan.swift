@@ -37,7 +37,7 @@ struct LeasePlan: Equatable {
         let keptCount = mine.count - release.count
         if release.isEmpty, keptCount > share {
             let movable = mine.filter { preferred($0) == nil }
-            if let lowest = movable.min(by: { rank(node, $0.id) < rank(node, $1.id) }) {
+            if let lowest = movable.min(by: { rendezvousRank(node, $0.id) < rendezvousRank(node, $1.id) }) {
                 release.append(lowest.id)
             }
         }
@@ -53,17 +53,25 @@ struct LeasePlan: Equatable {
     /// Free cameras whose rendezvous winner is this node come first, then
     /// the rest by this node's rank.
     private static func order(_ node: String, _ camera: String, _ nodes: Set<String>) -> (Int, UInt64) {
-        let winner = nodes.max { (rank($0, camera), $0) < (rank($1, camera), $1) }
-        return (winner == node ? 0 : 1, UInt64.max - rank(node, camera))
+        let winner = nodes.max { (rendezvousRank($0, camera), $0) < (rendezvousRank($1, camera), $1) }
+        return (winner == node ? 0 : 1, UInt64.max - rendezvousRank(node, camera))
     }
 }
 
-/// Rendezvous weight of `camera` on `node`: FNV-1a, stable across processes
-/// (Swift's `Hasher` is seeded per process).
-func rank(_ node: String, _ camera: String) -> UInt64 {
+/// The rendezvous weight of `camera` on `node`: FNV-1a, then MurmurHash3's
+/// 64-bit finaliser. Stable across processes (Swift's `Hasher` is seeded per
+/// process). FNV-1a alone ranks badly here: names that differ in one early
+/// byte ("node-1", "node-2") keep their order for most cameras, so one node
+/// would win nine cameras in ten; the finaliser spreads them evenly.
+func rendezvousRank(_ node: String, _ camera: String) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in node.utf8 + [0] + camera.utf8 {
         hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
     }
+    hash ^= hash >> 33
+    hash &*= 0xff51_afd7_ed55_8ccd
+    hash ^= hash >> 33
+    hash &*= 0xc4ce_b9fe_1a85_ec53
+    hash ^= hash >> 33
     return hash
 }
