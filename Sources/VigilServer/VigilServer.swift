@@ -72,7 +72,7 @@ public struct VigilServer: Sendable {
         }
         let application = makeApplication(
             registry: registry, ingest: ingest, access: setup.access, metrics: metrics, mqtt: mqtt, relays: relays,
-            tls: tls
+            edge: edge, tls: tls
         ) {
             [logger] port in
             progress.listening(on: port)
@@ -141,15 +141,13 @@ public struct VigilServer: Sendable {
     /// Every HTTP route (the WebSocket paths answer plain requests with an error).
     func makeRouter(
         registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter? = nil,
-        mqtt: MQTTBridge? = nil, relays: CameraRelays? = nil
+        mqtt: MQTTBridge? = nil, relays: CameraRelays? = nil, edge: EdgeOrigin? = nil
     ) -> Router<VigilRequestContext> {
         let router = Router(context: VigilRequestContext.self)
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: RequestTargetLimit())
         router.add(middleware: AccessMiddleware(access: access))
-        if let origin = config.relayOf.map({ EdgeOrigin(relayOf: $0, logger: logger).url }) {
-            router.add(middleware: EdgeForwarding(origin: origin))
-        }
+        if let edge { router.add(middleware: EdgeForwarding(origin: edge.url)) }
         AuthRoutes(access: access).register(on: router)
         router.get("/healthz") { _, _ in
             Response(
@@ -179,11 +177,12 @@ public struct VigilServer: Sendable {
 
     func makeApplication(
         registry: CameraRegistry, ingest: IngestSessions, access: AccessControl, metrics: MetricsExporter,
-        mqtt: MQTTBridge?, relays: CameraRelays?, tls: NIOSSLContext?,
+        mqtt: MQTTBridge?, relays: CameraRelays?, edge: EdgeOrigin?, tls: NIOSSLContext?,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         let router = makeRouter(
-            registry: registry, ingest: ingest, access: access, metrics: metrics, mqtt: mqtt, relays: relays)
+            registry: registry, ingest: ingest, access: access, metrics: metrics, mqtt: mqtt, relays: relays,
+            edge: edge)
         var socketRouter = SocketRouter()
         socketRouter.access = access
         // MJPEG streams and live sockets share the fan-outs: one hub

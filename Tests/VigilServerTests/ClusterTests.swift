@@ -176,6 +176,27 @@ import Testing
         try await waitUntil("b shows a's count") {
             try HTTPTestClient.camera(port: rig.port("b"), "porch")["clients"] as? Int == 1
         }
+        // b's view of porch is a's: b does not publish its own fps and viewer
+        // count for it (2 viewers here, 1 client there) every second.
+        let events = try await WSTestClient.connect(port: rig.port("b"), path: "/api/v1/events")
+        _ = try await events.nextJSON(type: "hello")
+        let watchUntil = ContinuousClock.now + .seconds(4)
+        var porchStates = 0
+        while ContinuousClock.now < watchUntil {
+            do {
+                let message = try await events.nextJSON(timeout: watchUntil - ContinuousClock.now)
+                if message["type"] as? String == "state",
+                    (message["camera"] as? [String: Any])?["id"] as? String == "porch"
+                {
+                    porchStates += 1
+                }
+            } catch {
+                if ContinuousClock.now < watchUntil { Issue.record("events socket: \(error)") }
+                break
+            }
+        }
+        await events.close()
+        #expect(porchStates <= 2, "\(porchStates) states of porch in 4 s on a node that only relays it")
         let snapshot = try HTTPTestClient.request(port: rig.port("b"), "GET", "/cameras/porch/snapshot.jpg")
         #expect(snapshot.status == 200 && snapshot.body.prefix(2) == [0xFF, 0xD8])
         // The viewers leave: the relay's connection ends after its linger.

@@ -456,6 +456,9 @@ public actor Camera {
 
     /// Publishes fps and viewer count when they changed noticeably.
     private func publishStatsIfChanged() {
+        // Another node runs the camera: its fps and viewers come from there
+        // (the relay's fps and this node's viewers are not the camera's).
+        guard isHeld else { return }
         let fps = Self.roundedFps(hub.framesPerSecond)
         if hub.viewerCount != publishedClients || abs(fps - publishedFps) >= max(0.5, publishedFps * 0.05) {
             changed()

@@ -35,7 +35,8 @@ final class CameraRelay: Sendable {
         camera.hub.demandChanged.push(())
     }
 
-    /// Runs until cancelled; checks at every change of demand and twice a second.
+    /// Runs until cancelled; checks at every change of demand, and twice a
+    /// second while it relays or someone waits for it to.
     func run() async {
         var upstream: (url: String, task: Task<Void, Never>)?
         var idleSince: ContinuousClock.Instant?
@@ -57,7 +58,14 @@ final class CameraRelay: Sendable {
                 logger.info("relay: from \(url)")
                 upstream = (url, Task { await self.relay(from: url) })
             }
-            _ = await withTimeout(.milliseconds(500)) { await self.camera.hub.demandChanged.next() }
+            if upstream == nil, !wanted {
+                // Nothing to do until someone wants the camera: no polling,
+                // which matters with hundreds of cameras that nobody watches.
+                _ = await camera.hub.demandChanged.next()
+            } else {
+                // Watch for the owner moving, the camera coming here, the linger ending.
+                _ = await withTimeout(.milliseconds(500)) { await self.camera.hub.demandChanged.next() }
+            }
         }
         if let current = upstream {
             current.task.cancel()
