@@ -3,20 +3,14 @@ SWIFT ?= swift
 PORT ?= 8080
 # Python with the test tools (Selenium, matplotlib), set up by `make deps`.
 PYTHON = .build-python/venv/bin/python
-# Release builds: Swift runtime and Foundation linked in statically (one file
-# to copy to a Pi, nothing else to install), position-independent with packed
-# relative relocations (lld, glibc >= 2.36) so that loading the binary costs
-# little memory, and without the dynamic symbol table that the static Swift
-# runtime's link options ask for (-export-dynamic: 42,000 symbols, 4 MB of
-# file and 2.5-4.6 MB of resident memory; nothing looks them up).
+# Release builds (scripts/release.sh says how and why): the Swift runtime
+# linked in statically (one file to copy to a Pi, nothing else to install),
+# stripped, with the code laid out in the order it runs.
 # `make release` leaves the stripped binary in dist/vigil and its debug
 # symbols beside it in dist/vigil.debug (linked by .gnu_debuglink).
 # `make release-small` builds it without the PostgreSQL store and clusters
 # (postgres-nio imports Foundation, which brings ICU's 40 MB of data), for a
 # Raspberry Pi or any single box: dist/vigil-small, same layout.
-RELEASE_FLAGS = -c release --static-swift-stdlib --scratch-path .build-static \
-	-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
-export RELEASE_FLAGS
 
 .PHONY: deps build run test bench soak lint format release release-small screenshot fuzz
 
@@ -45,20 +39,10 @@ screenshot: deps
 	scripts/browser-test.sh --screenshot docs/screenshot.png
 
 release: deps
-	$(SWIFT) build $(RELEASE_FLAGS) --product vigil
-	@mkdir -p dist
-	objcopy --only-keep-debug .build-static/release/vigil dist/vigil.debug
-	strip --strip-all -o dist/vigil .build-static/release/vigil
-	cd dist && objcopy --add-gnu-debuglink=vigil.debug vigil
-	@ls -l dist/vigil dist/vigil.debug
+	scripts/release.sh .build-static vigil
 
 release-small: deps
-	$(SWIFT) build $(RELEASE_FLAGS:.build-static=.build-small) --disable-default-traits --product vigil
-	@mkdir -p dist
-	objcopy --only-keep-debug .build-small/release/vigil dist/vigil-small.debug
-	strip --strip-all -o dist/vigil-small .build-small/release/vigil
-	cd dist && objcopy --add-gnu-debuglink=vigil-small.debug vigil-small
-	@ls -l dist/vigil-small dist/vigil-small.debug
+	scripts/release.sh .build-small vigil-small --disable-default-traits
 
 
 ## An accelerated day (SOAK_SECONDS, default one hour) of the release build

@@ -14,12 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${BENCH_DURATION:-20}"
-# Same flags as `make release` (static Swift runtime, PIE with packed relocations).
-RELEASE_FLAGS="${RELEASE_FLAGS:--c release --static-swift-stdlib --scratch-path .build-static -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs}"
-# shellcheck disable=SC2086
-swift build $RELEASE_FLAGS --product vigil
-# shellcheck disable=SC2086
-swift build $RELEASE_FLAGS --product vigil-load
+# The binaries of `make release`, the load generator built with the same flags.
+RELEASE_PRODUCTS=vigil-load scripts/release.sh .build-static vigil
 BIN="$PWD/.build-static/release"
 WORK="$(mktemp -d)"
 RESULTS="$WORK/results.tsv"
@@ -263,6 +259,16 @@ echo "== Camera capacity: 30 exec cameras at 720p30, no viewer"
 python3 scripts/bench_cameras.py "$BIN/vigil" 30 "$DURATION" | tee "$WORK/cameras"
 row "30 cameras 720p30: server CPU per camera" "$(field cpu_percent_per_camera cameras)" "% core" "<=" -
 row "30 cameras 720p30: server RSS" "$(field rss_mb cameras)" MB "<=" -
+
+echo
+echo "== Size and idle memory: the release binaries, one exec camera 720p15, no viewer"
+scripts/release.sh .build-small vigil-small --disable-default-traits
+python3 scripts/idle_rss.py dist/vigil-small | tee "$WORK/idle-small"
+python3 scripts/idle_rss.py dist/vigil | tee "$WORK/idle"
+row "binary, stripped (make release-small)" "$(field binary_mb idle-small)" MB "<=" 25
+row "idle RSS, one camera (make release-small)" "$(field rss_mb idle-small)" MB "<=" 20
+row "binary, stripped (make release, PostgreSQL)" "$(field binary_mb idle)" MB "<=" -
+row "idle RSS, one camera (make release, PostgreSQL)" "$(field rss_mb idle)" MB "<=" -
 
 echo
 python3 scripts/bench_table.py "$RESULTS"

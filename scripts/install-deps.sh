@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 
 # gcc, iproute2 and curl are for `make bench`: its reference MJPEG writer in
 # C, the network namespace with a rate-limited link, and readiness checks.
-build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config gcc iproute2 curl)
+# valgrind and binutils are for `make release`: the profile its code layout
+# comes from (scripts/code_order.py), strip and objcopy.
+build_packages=(libturbojpeg0-dev libsqlite3-dev pkg-config gcc iproute2 curl valgrind binutils)
 browser_packages=(chromium chromium-driver fonts-dejavu-core openssl)
 service_packages=(prometheus mosquitto mosquitto-clients postgresql nginx)
 
