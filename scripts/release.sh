@@ -45,17 +45,19 @@ flags=(-c release --static-swift-stdlib --scratch-path "$scratch"
     -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
     -Xlinker "--script=$order" -Xlinker "-Map=$link_map" "$@")
 
-swift build "${flags[@]}" --product vigil
-for product in ${RELEASE_PRODUCTS:-}; do
-    swift build "${flags[@]}" --product "$product"
-done
-
 binary="$scratch/release/vigil"
+# Every link writes the map, other products' links too: relink vigil so that
+# the map is its own. (The link command is the same each time, so only a
+# missing output relinks.)
+rm -f "$binary"
+swift build "${flags[@]}" --product vigil
 if command -v valgrind >/dev/null; then
-    python3 scripts/code_order.py "$binary" "$link_map" "$order.new"
+    if ! python3 scripts/code_order.py "$binary" "$link_map" "$order.new"; then
+        echo "release: the profile failed (above): the code keeps its previous layout" >&2
+        cp "$order" "$order.new"
+    fi
     if ! cmp -s "$order.new" "$order"; then
         mv "$order.new" "$order"
-        # The link command is unchanged, so only a missing output relinks.
         rm -f "$binary"
         swift build "${flags[@]}" --product vigil
     fi
@@ -63,6 +65,9 @@ if command -v valgrind >/dev/null; then
 else
     echo "release: valgrind not found: the code is not laid out by use (idle RSS about 4-10 MB higher)" >&2
 fi
+for product in ${RELEASE_PRODUCTS:-}; do
+    swift build "${flags[@]}" --product "$product"
+done
 
 objcopy --only-keep-debug "$binary" "dist/$name.debug"
 strip --strip-all -o "dist/$name" "$binary"
