@@ -5,7 +5,8 @@
 # client) for fan-out, the libjpeg-turbo decode for motion analysis, a bare
 # loopback TCP connection for ingest. Ends with one table of all of them.
 #
-# Usage: scripts/bench.sh            (everything, about 40 minutes)
+# Usage: scripts/bench.sh            (everything, about 45 minutes; the first run
+#                                     also builds the two release trees, 15 more)
 #        BENCH_DURATION=20 BENCH_MOTION_SECONDS=600 scripts/bench.sh
 # Runs release builds. Clients connect to 127.0.0.1, except in the shaped-link
 # run, which makes its own network namespace and veth pair with a tc rate limit
