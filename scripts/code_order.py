@@ -10,10 +10,10 @@ How: runs BINARY (an unstripped release build, linked with `-Map=LINK_MAP`)
 under valgrind's callgrind with the config `scripts/idle_rss.py` measures
 (one exec camera, 720p15): start-up and SECONDS idle (default 20), then a
 round of what viewers do (the page, the API, a snapshot, an MJPEG stream,
-the three WebSocket paths, a capture, /metrics). Every piece of code that ran
-is traced to its input section through the link map (Swift emits outlined
-copies, value witnesses and the like as functions without a symbol, so names
-alone would miss them), and OUT becomes a linker script that puts those
+the three WebSocket paths, a capture, /metrics). The address of every
+instruction that ran is traced to its input section through the link map
+(not by function name: Swift emits outlined copies, value witnesses and the
+like as functions without a symbol, which names miss), and OUT becomes a linker script that puts those
 sections, idle ones first, at the start of `.text`. Code that is not listed
 (new since the profile) follows in lld's default order: a stale script costs
 memory, never correctness.
@@ -37,42 +37,19 @@ from idle_rss import listening_port, wait_live, write_one_camera_config  # noqa:
 from soak import RawWebSocket  # noqa: E402
 
 
-def functions_that_ran(profile, binary):
-    """What ran of `binary` in a callgrind profile: the names of the functions
-    with a cost, and the addresses of code without a symbol (Swift emits its
-    outlined copies, value witnesses and the like as private functions)."""
-    objects, names, ran = {}, {}, set()
-    current_object = None
-    # Callgrind compresses names: "fn=(12) name" the first time, "fn=(12)" after.
-    pattern = re.compile(r"^(c?)(ob|fn)=\((\d+)\)(?: (.*))?$")
+def code_that_ran(profile, binary):
+    """The addresses of the instructions of `binary` that ran, from a
+    callgrind profile written with --dump-instr=yes --compress-pos=no
+    --compress-strings=no: every position a plain address, relative to the
+    object (the address in the ELF file, as in the link map)."""
+    ran, in_binary = set(), False
+    name = os.path.basename(binary)
     for line in open(profile, errors="replace"):
-        match = pattern.match(line.rstrip("\n"))
-        if not match:
-            continue
-        called, kind, number, name = match.groups()
-        table = objects if kind == "ob" else names
-        if name:
-            table[number] = name
-        if called:
-            continue
-        if kind == "ob":
-            current_object = objects[number]
-        elif current_object and os.path.basename(current_object) == os.path.basename(binary):
-            ran.add(names[number])
-    # "name'2" is a recursion level of "name".
-    ran = {name.split("'")[0] for name in ran}
-    return {n for n in ran if not n.startswith("0x")}, {int(n, 16) for n in ran if n.startswith("0x")}
-
-
-def function_addresses(binary):
-    """Every code symbol of `binary` with its addresses (local names repeat)."""
-    addresses = {}
-    listing = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
-    for line in listing.splitlines():
-        fields = line.split(" ", 2)
-        if len(fields) == 3 and fields[1] in "tTwW":
-            addresses.setdefault(fields[2], []).append(int(fields[0], 16))
-    return addresses
+        if line.startswith("ob="):
+            in_binary = os.path.basename(line[3:].strip()) == name
+        elif in_binary and line.startswith("0x"):
+            ran.add(int(line.split(None, 1)[0], 16))
+    return ran
 
 
 class LinkMap:
@@ -108,22 +85,8 @@ class LinkMap:
         return f"{name}({section})"
 
 
-def patterns_that_ran(profile, binary, addresses, load_base, link_map):
-    names, raw = functions_that_ran(profile, binary)
-    code = [raw_address - load_base for raw_address in raw]
-    for name in names:
-        code += addresses.get(name, [])
-    return {pattern for pattern in map(link_map.pattern, code) if pattern}
-
-
-def load_base(pid, binary):
-    """Where the process `pid` (valgrind) mapped `binary`'s first byte."""
-    real = os.path.realpath(binary)
-    for line in open(f"/proc/{pid}/maps"):
-        fields = line.split()
-        if len(fields) >= 6 and os.path.realpath(fields[5]) == real and int(fields[2], 16) == 0:
-            return int(fields[0].split("-")[0], 16)
-    raise SystemExit(f"{binary} is not mapped in process {pid}")
+def patterns_that_ran(profile, binary, link_map):
+    return {pattern for pattern in map(link_map.pattern, code_that_ran(profile, binary)) if pattern}
 
 
 def exercise_viewers(port):
@@ -175,20 +138,20 @@ def main():
     seconds = float(sys.argv[4]) if len(sys.argv) > 4 else 20
     root = tempfile.mkdtemp(prefix="vigil-code-order-")
     try:
-        # Valgrind cannot read the DWARF Swift writes; the symbol table is enough.
+        # Valgrind cannot read the DWARF Swift writes; it needs none here.
         profiled = os.path.join(root, "vigil")
         subprocess.run(["strip", "--strip-debug", "-o", profiled, binary], check=True)
         config = write_one_camera_config(binary, root)
         log_path = os.path.join(root, "vigil.log")
         profile = os.path.join(root, "callgrind.out")
         server = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={profile}",
+            ["valgrind", "--tool=callgrind", "--dump-instr=yes", "--compress-pos=no", "--compress-strings=no",
+             f"--callgrind-out-file={profile}",
              profiled, "serve", "--config", config, "--port", "0", "--host", "127.0.0.1",
              "--data-dir", os.path.join(root, "data")],
             stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
         try:
             port = listening_port(log_path, server)
-            base = load_base(server.pid, profiled)
             wait_live(port)
             time.sleep(seconds)
             # The idle part ends here: its code goes first.
@@ -202,11 +165,11 @@ def main():
         parts = sorted(glob.glob(profile + ".*"), key=lambda path: int(path.rsplit(".", 1)[1])) + [profile]
         if not all(os.path.exists(part) for part in parts) or len(parts) < 2:
             raise SystemExit(f"callgrind wrote {parts}; see {log_path}")
-        addresses, sections = function_addresses(profiled), LinkMap(link_map)
-        idle = patterns_that_ran(parts[0], profiled, addresses, base, sections)
+        sections = LinkMap(link_map)
+        idle = patterns_that_ran(parts[0], profiled, sections)
         busy = set()
         for part in parts[1:]:
-            busy |= patterns_that_ran(part, profiled, addresses, base, sections)
+            busy |= patterns_that_ran(part, profiled, sections)
         if len(idle) < 1000:
             raise SystemExit(f"only {len(idle)} sections of code ran while idle; see {log_path}")
         write_linker_script(out, idle, busy)

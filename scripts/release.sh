@@ -22,7 +22,7 @@
 #   binary itself (valgrind), with the link map (SCRATCH/vigil.map) to find
 #   the sections of code that has no symbol. The kernel maps code 64 kB at a
 #   time around each page a process touches: spread over the binary, the
-#   code the server runs kept 15 MB of it resident; packed, about 9.
+#   code the server runs kept 15 MB of it resident; packed, about 8.
 #   After a change of these flags, delete SCRATCH: the compiler does not
 #   redo the code of a module whose source did not change.
 set -euo pipefail
