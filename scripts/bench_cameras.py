@@ -18,6 +18,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from idle_rss import listening_port  # noqa: E402
+
 
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -51,12 +54,7 @@ def main():
     server = subprocess.Popen([vigil, "serve", "--config", config, "--port", "0", "--data-dir",
                                os.path.join(root, "data")], stdout=subprocess.DEVNULL, stderr=log)
     try:
-        port = None
-        while port is None:
-            for line in open(log_path):
-                if "listening on http://" in line:
-                    port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-            time.sleep(0.1)
+        port = listening_port(log_path, server)
         deadline = time.time() + 120
         while time.time() < deadline:
             states = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/cameras"))
