@@ -10,28 +10,18 @@ Usage: scripts/bench_cameras.py VIGIL_BINARY [CAMERAS] [SECONDS]  (default: 10 2
 """
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from idle_rss import listening_port  # noqa: E402
+from idle_rss import running_server, status_kb  # noqa: E402
 
 
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0
 
 
 def main():
@@ -48,13 +38,7 @@ def main():
         f.write("cameras:\n")
         for i in range(cameras):
             f.write(f"  cam{i}:\n    source: {{kind: exec, command: {json.dumps(fake)}}}\n")
-    # The log goes to a file: a pipe nobody reads would stop the server once full.
-    log_path = os.path.join(root, "vigil.log")
-    log = open(log_path, "w")
-    server = subprocess.Popen([vigil, "serve", "--config", config, "--port", "0", "--data-dir",
-                               os.path.join(root, "data")], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        port = listening_port(log_path, server)
+    with running_server(vigil, config, root) as (server, port):
         deadline = time.time() + 120
         while time.time() < deadline:
             states = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/cameras"))
@@ -67,15 +51,11 @@ def main():
         cores = (cpu_seconds(server.pid) - start) / (time.time() - wall)
         states = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/cameras"))
         fps = sum(s["fps"] for s in states)
-        rss = rss_mb(server.pid)
+        rss = status_kb(server.pid)["VmRSS"] / 1024
         print(f"{cameras} cameras at 720p30 ({fps:.0f} frames/s in all): server {cores:.3f} cores, "
               f"{cores / cameras * 100:.2f}% of a core per camera, RSS {rss:.1f} MB")
         print(f"result: cameras={cameras} cpu_cores={cores:.4f} cpu_percent_per_camera={cores / cameras * 100:.4f} "
               f"rss_mb={rss:.4f} frames_per_second={fps:.4f}")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ camera not included) with how much of the binary's own code is resident.
 
 Usage: scripts/idle_rss.py VIGIL_BINARY [SECONDS]
 """
+import contextlib
 import json
 import os
 import shutil
@@ -39,6 +40,24 @@ def listening_port(log_path, process, timeout=120):
                 return int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
         time.sleep(0.2)
     raise SystemExit(f"vigil did not start within {timeout} s; see {log_path}")
+
+
+@contextlib.contextmanager
+def running_server(vigil, config, root):
+    """`vigil serve` with `config` on a free port, data and log under `root`;
+    yields (process, port), then stops it and removes `root`. The log goes to
+    a file: a pipe nobody reads would stop the server once full."""
+    log_path = os.path.join(root, "vigil.log")
+    server = subprocess.Popen(
+        [vigil, "serve", "--config", config, "--port", "0", "--host", "127.0.0.1",
+         "--data-dir", os.path.join(root, "data")],
+        stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
+    try:
+        yield server, listening_port(log_path, server)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def wait_live(port, camera="cam", timeout=120):
@@ -83,13 +102,8 @@ def main():
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 20
     root = tempfile.mkdtemp(prefix="vigil-idle-")
     config = write_one_camera_config(vigil, root)
-    log_path = os.path.join(root, "vigil.log")
-    server = subprocess.Popen(
-        [vigil, "serve", "--config", config, "--port", "0", "--host", "127.0.0.1",
-         "--data-dir", os.path.join(root, "data")],
-        stdout=subprocess.DEVNULL, stderr=open(log_path, "w"))
-    try:
-        wait_live(listening_port(log_path, server))
+    with running_server(vigil, config, root) as (server, port):
+        wait_live(port)
         time.sleep(seconds)
         kb = status_kb(server.pid)
         code = resident_code_kb(server.pid, vigil)
@@ -99,10 +113,6 @@ def main():
               f"with one exec camera 720p15, {seconds:.0f} s after it went live; binary {size / 1e6:.1f} MB")
         print(f"result: rss_mb={kb['VmRSS'] / 1024:.4f} anon_mb={kb['RssAnon'] / 1024:.4f} "
               f"file_mb={kb['RssFile'] / 1024:.4f} code_mb={code / 1024:.4f} binary_mb={size / 1e6:.4f}")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
